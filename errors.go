@@ -1,0 +1,178 @@
+package sessionsec
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/golang-migrate/migrate/v4/database"
+
+	"github.com/agui-go/sessionsec/internal/dialect"
+)
+
+// Sentinel errors. Every error this package returns matches at least one of them with errors.Is.
+var (
+	// ErrInvalidOption: an Option was given a bad value. Nothing was touched.
+	ErrInvalidOption = errors.New("sessionsec: invalid option")
+	// ErrNoDatabase: the *sql.DB is nil, closed or unreachable.
+	ErrNoDatabase = errors.New("sessionsec: no usable database")
+	// ErrUnsupportedDriver: the *sql.DB's driver is not one this package knows; use WithDialect.
+	ErrUnsupportedDriver = errors.New("sessionsec: unsupported database driver")
+	// ErrUnsupportedServer: the server is older than the supported versions.
+	ErrUnsupportedServer = errors.New("sessionsec: unsupported server version")
+	// ErrIncompatibleTable: an existing sessions table lacks a column the triggers need or has an unusable type.
+	ErrIncompatibleTable = errors.New("sessionsec: incompatible sessions table")
+	// ErrConflictingObject: a trigger, index, routine, table or constraint has one of our names but another definition.
+	ErrConflictingObject = errors.New("sessionsec: conflicting object")
+	// ErrPrivileges: the database user lacks a privilege the migration needs.
+	ErrPrivileges = errors.New("sessionsec: missing privileges")
+	// ErrBinlogRoutines: MySQL would refuse triggers and routines (error 1419, binary logging on).
+	ErrBinlogRoutines = errors.New("sessionsec: binary log forbids creating triggers/routines")
+	// ErrReadOnly: the server is read-only or a standby.
+	ErrReadOnly = errors.New("sessionsec: read-only server")
+	// ErrForeignMigrations: the migrations table belongs to another migration set.
+	ErrForeignMigrations = errors.New("sessionsec: migrations table belongs to another migration set")
+	// ErrDatabaseAhead: the database carries a newer version than this binary knows.
+	ErrDatabaseAhead = errors.New("sessionsec: database is ahead of this binary")
+	// ErrDirty: a step was interrupted and could not be finished automatically.
+	ErrDirty = errors.New("sessionsec: dirty migration state")
+	// ErrStepFailed: a migration step failed.
+	ErrStepFailed = errors.New("sessionsec: migration step failed")
+	// ErrLockWait: a step kept timing out waiting for a table lock held by other sessions.
+	ErrLockWait = errors.New("sessionsec: gave up waiting for a table lock")
+	// ErrValidation: Validate found the schema different from the expected one.
+	ErrValidation = errors.New("sessionsec: schema validation failed")
+)
+
+var kindSentinel = map[dialect.Kind]error{
+	dialect.KindUnsupportedServer: ErrUnsupportedServer,
+	dialect.KindIncompatibleTable: ErrIncompatibleTable,
+	dialect.KindConflictingObject: ErrConflictingObject,
+	dialect.KindPrivileges:        ErrPrivileges,
+	dialect.KindBinlogRoutines:    ErrBinlogRoutines,
+	dialect.KindReadOnly:          ErrReadOnly,
+	dialect.KindForeignMigrations: ErrForeignMigrations,
+	dialect.KindDatabaseAhead:     ErrDatabaseAhead,
+}
+
+// Problem is one reason the migration cannot run, as found by Preflight.
+type Problem struct {
+	Err     error  // the sentinel it matches, e.g. ErrPrivileges
+	Object  string // what it is about, e.g. "table sessions"
+	Message string // what was found
+	Fix     string // what to do about it
+}
+
+func (p Problem) String() string {
+	s := p.Object + ": " + p.Message
+	if p.Fix != "" {
+		s += "\n    fix: " + p.Fix
+	}
+	return s
+}
+
+func problemFrom(p dialect.Problem) Problem {
+	err, ok := kindSentinel[p.Kind]
+	if !ok {
+		err = ErrStepFailed
+	}
+	return Problem{Err: err, Object: p.Object, Message: p.Message, Fix: p.Fix}
+}
+
+// PreflightError lists every problem Preflight found. errors.Is matches the sentinel of each problem.
+type PreflightError struct {
+	Problems []Problem
+}
+
+func (e *PreflightError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sessionsec: preflight found %d problem(s); nothing was changed:", len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel of every problem, so errors.Is(err, ErrPrivileges) works.
+func (e *PreflightError) Unwrap() []error {
+	errs := make([]error, 0, len(e.Problems))
+	for _, p := range e.Problems {
+		errs = append(errs, p.Err)
+	}
+	return errs
+}
+
+// StepError is a failed migration step. Its message names the file and the server's error, never the SQL text.
+type StepError struct {
+	Version   uint
+	Name      string // file name, e.g. "000010_add_security_indexes.up.sql"
+	Direction string // "up" or "down"
+	Err       error  // the server's error (golang-migrate's wrapper removed)
+	kind      error  // ErrStepFailed or ErrLockWait
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("sessionsec: %s migration %s failed: %v", e.Direction, e.Name, e.Err)
+}
+
+// Unwrap exposes the sentinel (ErrStepFailed or ErrLockWait) and the server's error.
+func (e *StepError) Unwrap() []error { return []error{e.kind, e.Err} }
+
+// DirtyError reports an interrupted step that could not be finished automatically, with the command that fixes it.
+type DirtyError struct {
+	Version uint
+	Name    string
+	State   string // what was found
+	Fix     string // the command or action that resolves it
+	Err     error  // the error from the recovery attempt, if any
+}
+
+func (e *DirtyError) Error() string {
+	s := fmt.Sprintf("sessionsec: migration %d (%s) is dirty: %s", e.Version, e.Name, e.State)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s + "; fix: " + e.Fix
+}
+
+// Unwrap exposes ErrDirty and the underlying error.
+func (e *DirtyError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrDirty}
+	}
+	return []error{ErrDirty, e.Err}
+}
+
+// ValidationError carries Validate's report when it found problems.
+type ValidationError struct{ Report *Report }
+
+func (e *ValidationError) Error() string { return "sessionsec: " + e.Report.String() }
+
+// Unwrap makes errors.Is(err, ErrValidation) true.
+func (e *ValidationError) Unwrap() error { return ErrValidation }
+
+// serverError strips golang-migrate's database.Error, whose message embeds the whole SQL file, down to
+// the server's own error. It keeps the line number golang-migrate found, if any.
+func serverError(err error) error {
+	var dbErr database.Error
+	if errors.As(err, &dbErr) {
+		return trimmed(dbErr)
+	}
+	var dbErrPtr *database.Error
+	if errors.As(err, &dbErrPtr) && dbErrPtr != nil {
+		return trimmed(*dbErrPtr)
+	}
+	return err
+}
+
+func trimmed(e database.Error) error {
+	inner := e.OrigErr
+	if inner == nil {
+		inner = errors.New(e.Err)
+	}
+	if e.Line > 0 {
+		return fmt.Errorf("line %d: %w", e.Line, inner)
+	}
+	return inner
+}

@@ -1,0 +1,36 @@
+package dialect
+
+// Kind classifies a problem so the core can map it onto the exported sentinel errors.
+type Kind int
+
+// Problem kinds.
+const (
+	KindUnsupportedServer Kind = iota + 1 // server too old / unknown
+	KindIncompatibleTable                 // sessions lacks a column the triggers need, or has an unusable type
+	KindConflictingObject                 // an object with one of our names but another definition
+	KindPrivileges                        // missing ALTER / INDEX / TRIGGER / CREATE ROUTINE ...
+	KindBinlogRoutines                    // MySQL error 1419 conditions
+	KindReadOnly                          // read-only server / standby
+	KindForeignMigrations                 // migrations table belongs to another migration set
+	KindDatabaseAhead                     // a newer version than this binary knows is applied
+	KindOther
+)
+
+// Problem is one thing that stops (or would stop) the migration.
+type Problem struct {
+	Kind    Kind
+	Object  string // what it is about, e.g. "table sessions", "trigger sessions_security_hash_trigger"
+	Message string // what was found
+	Fix     string // what the operator should do
+}
+
+// ProblemError carries a single problem as an error (from Identify, for instance).
+type ProblemError struct{ Problem Problem }
+
+func (e *ProblemError) Error() string {
+	msg := e.Problem.Object + ": " + e.Problem.Message
+	if e.Problem.Fix != "" {
+		msg += " (fix: " + e.Problem.Fix + ")"
+	}
+	return msg
+}

@@ -1,0 +1,202 @@
+// Package testdb gives tests a fresh, empty database on each real server the suite runs against.
+//
+// Servers come from the environment: SESSIONSEC_MYSQL_DSN, SESSIONSEC_MARIADB_DSN (go-sql-driver DSNs
+// without a database name, e.g. "root@tcp(127.0.0.1:3307)/") and SESSIONSEC_POSTGRES_DSN (a postgres://
+// URL of a maintenance database). scripts/dbservers.sh starts all three and prints these lines.
+// When a DSN is missing the test is skipped with the reason - except under CI=true or
+// SESSIONSEC_REQUIRE_SERVERS=1, where a missing server fails the test: CI must never count a skip as a pass.
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // pgx stdlib, for the "pgx" driver variant
+	_ "github.com/lib/pq"              // lib/pq, the default PostgreSQL driver
+	_ "modernc.org/sqlite"             // embedded SQLite
+)
+
+// Server is one server kind the suite knows.
+type Server struct {
+	Name    string // "mysql", "mariadb", "postgres", "sqlite"
+	Dialect string // folder under migrations/: "mysql", "postgres", "sqlite"
+	EnvVar  string
+}
+
+// Servers is every server kind, in the order tests iterate them.
+var Servers = []Server{
+	{Name: "mysql", Dialect: "mysql", EnvVar: "SESSIONSEC_MYSQL_DSN"},
+	{Name: "mariadb", Dialect: "mysql", EnvVar: "SESSIONSEC_MARIADB_DSN"},
+	{Name: "postgres", Dialect: "postgres", EnvVar: "SESSIONSEC_POSTGRES_DSN"},
+	{Name: "sqlite", Dialect: "sqlite"},
+}
+
+// DB is a fresh database on one server.
+type DB struct {
+	Server Server
+	DB     *sql.DB
+	Name   string // database name (file path for SQLite)
+	// DSN opens another pool on the same database (for "another replica" / "another process").
+	DSN        string
+	DriverName string // "mysql", "postgres", "sqlite"
+	// CLIURL is the golang-migrate CLI -database URL for this database.
+	CLIURL string
+}
+
+// Open opens another, independent pool on the same database.
+func (d *DB) Open(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(d.DriverName, d.DSN)
+	if err != nil {
+		t.Fatalf("open %s: %v", d.Server.Name, err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func required() bool {
+	return os.Getenv("CI") == "true" || os.Getenv("SESSIONSEC_REQUIRE_SERVERS") == "1"
+}
+
+func randomName(prefix string) string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// New creates a fresh database on the server and drops it when the test ends.
+func New(t testing.TB, s Server) *DB {
+	t.Helper()
+	switch s.Dialect {
+	case "mysql":
+		return newMySQL(t, s)
+	case "postgres":
+		return newPostgres(t, s)
+	default:
+		return newSQLite(t, s)
+	}
+}
+
+// Each calls f once per server, as a subtest named after the server.
+func Each(t *testing.T, f func(t *testing.T, d *DB)) {
+	for _, s := range Servers {
+		t.Run(s.Name, func(t *testing.T) { f(t, New(t, s)) })
+	}
+}
+
+func envDSN(t testing.TB, s Server) string {
+	t.Helper()
+	dsn := os.Getenv(s.EnvVar)
+	if dsn == "" {
+		if required() {
+			t.Fatalf("%s is not set but servers are required (CI=true): run scripts/dbservers.sh start", s.EnvVar)
+		}
+		t.Skipf("skipping %s: %s is not set (run scripts/dbservers.sh start and source its env file)", s.Name, s.EnvVar)
+	}
+	return dsn
+}
+
+func newMySQL(t testing.TB, s Server) *DB {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(envDSN(t, s))
+	if err != nil {
+		t.Fatalf("%s: bad DSN: %v", s.EnvVar, err)
+	}
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := randomName("ssec_")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4"); err != nil {
+		t.Fatalf("%s: create database: %v", s.Name, err)
+	}
+	cfg.DBName = name
+	cfg.ParseTime = true
+	dsn := cfg.FormatDSN()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = db.Close()
+		a, err := sql.Open("mysql", strings.Replace(dsn, "/"+name, "/", 1))
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			_, _ = a.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name)
+			_ = a.Close()
+		}
+	})
+	cli := &url.URL{Scheme: "mysql", Host: "tcp(" + cfg.Addr + ")", Path: "/" + name}
+	if cfg.Passwd != "" {
+		cli.User = url.UserPassword(cfg.User, cfg.Passwd)
+	} else {
+		cli.User = url.User(cfg.User)
+	}
+	return &DB{Server: s, DB: db, Name: name, DSN: dsn, DriverName: "mysql",
+		CLIURL: strings.Replace(cli.String(), "tcp%28", "tcp(", 1)}
+}
+
+func newPostgres(t testing.TB, s Server) *DB {
+	t.Helper()
+	base := envDSN(t, s)
+	admin, err := sql.Open("postgres", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := randomName("ssec_")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" ENCODING 'UTF8' TEMPLATE template0"); err != nil {
+		t.Fatalf("%s: create database: %v", s.Name, err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s: bad URL: %v", s.EnvVar, err)
+	}
+	u.Path = "/" + name
+	dsn := u.String()
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = db.Close()
+		a, err := sql.Open("postgres", base)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			_, _ = a.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			_ = a.Close()
+		}
+	})
+	return &DB{Server: s, DB: db, Name: name, DSN: dsn, DriverName: "postgres", CLIURL: dsn}
+}
+
+func newSQLite(t testing.TB, s Server) *DB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), randomName("ssec_")+".db")
+	// WAL and a busy timeout make concurrent writers wait instead of failing with SQLITE_BUSY.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return &DB{Server: s, DB: db, Name: path, DSN: dsn, DriverName: "sqlite",
+		CLIURL: fmt.Sprintf("sqlite://%s", path)}
+}

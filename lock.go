@@ -1,0 +1,95 @@
+package sessionsec
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// session is one connection pinned for the whole migration. It carries the advisory lock and the
+// session settings (lock_wait_timeout / lock_timeout), and is discarded at the end instead of being
+// returned to the caller's pool, so none of that state can leak into the application's queries.
+type session struct {
+	t      *target
+	conn   *sql.Conn
+	key    string
+	locked bool
+}
+
+func (t *target) open(ctx context.Context) (*session, error) {
+	conn, err := t.db.Conn(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %v", ErrNoDatabase, err)
+	}
+	return &session{t: t, conn: conn}, nil
+}
+
+// lock takes golang-migrate's own advisory lock (so the stock CLI and this package exclude each other),
+// polling a try-lock instead of blocking: waiting honours ctx, is not capped at golang-migrate's 10s/15s,
+// and a waiting replica holds no transaction that a CREATE INDEX CONCURRENTLY would deadlock against.
+func (s *session) lock(ctx context.Context) error {
+	key, err := s.t.d.LockKey(ctx, s.conn, s.t.cfg.table)
+	if err != nil {
+		return fmt.Errorf("sessionsec: computing the migration lock key: %w", err)
+	}
+	s.key = key
+	wait := 50 * time.Millisecond
+	logged := false
+	for {
+		ok, err := s.t.d.TryLock(ctx, s.conn, key)
+		if ctx.Err() != nil {
+			return fmt.Errorf("sessionsec: waiting for the migration lock (another replica or the migrate CLI is migrating): %w", ctx.Err())
+		}
+		if err != nil {
+			return fmt.Errorf("sessionsec: taking the migration lock: %w", err)
+		}
+		if ok {
+			s.locked = true
+			return nil
+		}
+		if !logged {
+			s.t.cfg.logger.InfoContext(ctx, "sessionsec: another process holds the migration lock; waiting", "table", s.t.cfg.table)
+			logged = true
+		}
+		jitter := time.Duration(rand.Int64N(int64(wait) / 2))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sessionsec: waiting for the migration lock (another replica or the migrate CLI is migrating): %w", ctx.Err())
+		case <-time.After(wait + jitter):
+		}
+		wait = min(wait*2, s.t.cfg.pollInterval)
+	}
+}
+
+// close releases the lock and discards the physical connection. It uses its own short context: the
+// caller's may already be cancelled, and the lock must not outlive the call.
+func (s *session) close() {
+	if s.locked {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.t.d.Unlock(ctx, s.conn, s.key); err != nil {
+			s.t.cfg.logger.Warn("sessionsec: releasing the migration lock failed; discarding the connection releases it", "err", err)
+		}
+		cancel()
+		s.locked = false
+	}
+	// Returning driver.ErrBadConn from Raw makes database/sql close this connection instead of
+	// pooling it: session variables and any lock die with it.
+	_ = s.conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = s.conn.Close()
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}

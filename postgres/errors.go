@@ -1,0 +1,64 @@
+package postgres
+
+import (
+	"errors"
+
+	"github.com/golang-migrate/migrate/v4/database"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/lib/pq"
+)
+
+// SQLSTATE codes this package classifies.
+const (
+	codeDuplicateColumn   = "42701"
+	codeDuplicateTable    = "42P07"
+	codeDuplicateObject   = "42710"
+	codeDuplicateFunction = "42723"
+	codeLockNotAvailable  = "55P03"
+	codeDeadlockDetected  = "40P01"
+)
+
+// SQLState returns the SQLSTATE of err from lib/pq or pgx, looking inside golang-migrate's
+// database.Error (which has no Unwrap), or "".
+func SQLState(err error) string {
+	for depth := 0; err != nil && depth < 16; depth++ {
+		var pqErr *pq.Error
+		if errors.As(err, &pqErr) {
+			return string(pqErr.Code)
+		}
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			return pgErr.Code
+		}
+		var dbErrP *database.Error
+		if errors.As(err, &dbErrP) && dbErrP != nil {
+			err = dbErrP.OrigErr
+			continue
+		}
+		var dbErr database.Error
+		if errors.As(err, &dbErr) {
+			err = dbErr.OrigErr
+			continue
+		}
+		return ""
+	}
+	return ""
+}
+
+// IsAlreadyApplied reports a duplicate column / table / object / function error.
+func (*Dialect) IsAlreadyApplied(err error) bool {
+	switch SQLState(err) {
+	case codeDuplicateColumn, codeDuplicateTable, codeDuplicateObject, codeDuplicateFunction:
+		return true
+	}
+	return false
+}
+
+// IsLockTimeout reports lock_not_available (lock_timeout expired) and deadlock_detected.
+func (*Dialect) IsLockTimeout(err error) bool {
+	switch SQLState(err) {
+	case codeLockNotAvailable, codeDeadlockDetected:
+		return true
+	}
+	return false
+}
