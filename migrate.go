@@ -17,9 +17,9 @@ import (
 // Migrate applies every pending session-security migration to db.
 //
 // It is meant to run at server start-up in every replica at once: replicas with nothing pending return
-// after reading the version table (no lock, no preflight); the others run Preflight, then wait for the
-// migration lock (honouring ctx), and the first one applies the steps while the rest find nothing left
-// to do. A step interrupted by a crash is finished by the next call when that is provably safe (the step
+// after reading the version table (no lock, no preflight); the others wait for the migration lock
+// (honouring ctx), and the first one runs Preflight and applies the steps while the rest find nothing
+// left to do. A step interrupted by a crash is finished by the next call when that is provably safe (the step
 // is re-run: every up file is idempotent or a single atomic statement); otherwise a *DirtyError names
 // the step and the command that fixes it. A running step is not cancelled by ctx - a half-applied DDL
 // is worse than a late start-up - but ctx is checked between steps and while waiting for locks.
@@ -47,28 +47,22 @@ func Migrate(ctx context.Context, db *sql.DB, opts ...Option) error {
 	}
 	defer s.close()
 
-	st, err = t.readVersion(ctx, s.conn)
-	if err != nil {
-		return err
-	}
-	if t.aheadAllowed(ctx, p, st) {
-		return nil
-	}
-	if err := t.checkPreflight(ctx, s.conn, p, st); err != nil {
-		return err
-	}
 	if err := t.d.PrepareSession(ctx, s.conn, t.cfg.lockWait); err != nil {
 		return fmt.Errorf("sessionsec: preparing the migration session: %w", err)
 	}
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
-	// Another replica may have finished while we waited.
+	// Under the lock the state is stable: another replica may have finished while we waited, and
+	// Preflight must not judge a half-way state that another replica is still producing.
 	if st, err = t.readVersion(ctx, s.conn); err != nil {
 		return err
 	}
 	if upToDate(p, st) || t.aheadAllowed(ctx, p, st) {
 		return nil
+	}
+	if err := t.checkPreflight(ctx, s.conn, p, st); err != nil {
+		return err
 	}
 	r, err := t.newRunner(ctx, s, p)
 	if err != nil {
@@ -78,7 +72,7 @@ func Migrate(ctx context.Context, db *sql.DB, opts ...Option) error {
 		if err := r.recover(ctx, st.Version); err != nil {
 			return err
 		}
-		st.Version, st.HasVersion = st.Version, true
+		st.HasVersion = true
 	}
 	start := time.Now()
 	pending := p.pending(st.Version, st.HasVersion)
@@ -229,13 +223,9 @@ func (r *runner) recover(ctx context.Context, v uint) error {
 			Fix: "run Migrate from the binary that applied it, or inspect the database and `migrate force <version>`"}
 	}
 	step := r.p.steps[i]
-	repaired, err := r.t.d.Repair(ctx, r.s.conn, schema.Expected)
-	if err != nil {
+	if err := r.repair(ctx, step.Up); err != nil {
 		return &DirtyError{Version: v, Name: step.Up, State: "repairing leftovers of the interrupted step failed", Err: err,
 			Fix: r.fix(step)}
-	}
-	for _, what := range repaired {
-		log.WarnContext(ctx, "sessionsec: repaired a leftover of an interrupted step", "step", step.Up, "action", what)
 	}
 	log.WarnContext(ctx, "sessionsec: found an interrupted step; re-running it (the step is idempotent or atomic)",
 		"version", v, "step", step.Up)
@@ -248,6 +238,18 @@ func (r *runner) recover(ctx context.Context, v uint) error {
 		return err
 	}
 	log.InfoContext(ctx, "sessionsec: interrupted step recovered", "version", v, "step", step.Up)
+	return nil
+}
+
+// repair undoes leftovers of an interrupted statement that a re-run would not fix, and logs what it did.
+func (r *runner) repair(ctx context.Context, file string) error {
+	repaired, err := r.t.d.Repair(ctx, r.s.conn, schema.Expected)
+	if err != nil {
+		return fmt.Errorf("sessionsec: repairing leftovers before %s: %w", file, err)
+	}
+	for _, what := range repaired {
+		r.t.cfg.logger.WarnContext(ctx, "sessionsec: repaired a leftover of an interrupted step", "step", file, "action", what)
+	}
 	return nil
 }
 
@@ -307,6 +309,11 @@ func (r *runner) run(ctx context.Context, step Step, dir string, n int, retryFro
 			}
 			if ferr := r.m.Force(retryFrom); ferr != nil {
 				return fmt.Errorf("sessionsec: resetting after lock timeout in %s: %w", file, serverError(ferr))
+			}
+			// A CREATE INDEX CONCURRENTLY that timed out leaves an INVALID index that its IF NOT EXISTS
+			// would keep: clear such leftovers before the retry.
+			if err := r.repair(ctx, file); err != nil {
+				return err
 			}
 			log.WarnContext(ctx, "sessionsec: step waited too long for a table lock; backing off", "step", file,
 				"attempt", attempt+1, "backoff", backoff)

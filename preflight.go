@@ -73,7 +73,8 @@ func (t *target) versionProblems(p *plan, st dialect.VersionState, snap *dialect
 	ours := hasSecurityColumns(snap)
 	table := "table " + t.cfg.table
 	switch {
-	case p.index(st.Version) >= 0 && (st.Version == p.steps[0].Version || ours):
+	case p.index(st.Version) >= 0 && (st.Version == p.steps[0].Version || ours || st.Dirty):
+		// ours; a dirty version of ours is an interrupted step that Migrate finishes
 		return nil
 	case st.Version > p.latest() && ours:
 		if t.cfg.allowAhead {

@@ -94,6 +94,8 @@ func (t *target) validate(ctx context.Context, q dialect.Querier, p *plan) (*Rep
 	rep := &Report{Dialect: t.d.Name(), Server: srv.Flavor + " " + srv.Version, Version: st.Version,
 		HasVersion: st.HasVersion, Dirty: st.Dirty, Latest: p.latest(), RolledBack: t.cfg.expectAbsent}
 	want := t.d.Expected(schema.Expected)
+	// The base columns of sessions belong to the application in both directions: present, any shape.
+	rep.Problems = append(rep.Problems, baseColumnProblems(want, got)...)
 
 	if t.cfg.expectAbsent {
 		if st.HasVersion || st.Dirty {
@@ -111,7 +113,6 @@ func (t *target) validate(ctx context.Context, q dialect.Querier, p *plan) (*Rep
 	case st.Dirty || st.Version != p.latest():
 		rep.Problems = append(rep.Problems, fmt.Sprintf("table %s: want version %d clean, got %s", t.cfg.table, p.latest(), versionText(st)))
 	}
-	rep.Problems = append(rep.Problems, baseColumnProblems(want, got)...)
 	for _, m := range dialect.Diff(want, got) {
 		rep.Problems = append(rep.Problems, m.String())
 	}

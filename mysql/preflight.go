@@ -283,14 +283,14 @@ func (d *Dialect) tableProblems(s schema.Schema, snap *dialect.Snapshot) []diale
 		case !isDateTime(c.Type):
 			probs = append(probs, dialect.Problem{Kind: dialect.KindIncompatibleTable, Object: "column " + s.Sessions + ".created_at",
 				Message: "is " + c.Type + ", not a DATETIME: the hash needs a point in time",
-				Fix: "convert it to DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) (values as UTC wall-clock times)"})
+				Fix:     "convert it to DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) (values as UTC wall-clock times)"})
 		}
 	}
 	for _, name := range []string{"expires_at", "last_accessed_at"} {
 		if c := t.Column(name); c != nil && !isDateTime(c.Type) && !isTimestamp(c.Type) {
 			probs = append(probs, dialect.Problem{Kind: dialect.KindIncompatibleTable, Object: "column " + s.Sessions + "." + name,
 				Message: "is " + c.Type + ", not a DATETIME/TIMESTAMP: the procedures compare it with the current time",
-				Fix: "convert it to DATETIME(6) NULL"})
+				Fix:     "convert it to DATETIME(6) NULL"})
 		}
 	}
 	if t.Column("session_id") != nil {
@@ -303,7 +303,7 @@ func (d *Dialect) tableProblems(s schema.Schema, snap *dialect.Snapshot) []diale
 		if !keyed {
 			probs = append(probs, dialect.Problem{Kind: dialect.KindIncompatibleTable, Object: "column " + s.Sessions + ".session_id",
 				Message: "is neither the primary key nor uniquely indexed: the backfill and cleanup walk it in key order",
-				Fix: "ALTER TABLE " + s.Sessions + " ADD PRIMARY KEY (session_id) (after removing duplicates)"})
+				Fix:     "ALTER TABLE " + s.Sessions + " ADD PRIMARY KEY (session_id) (after removing duplicates)"})
 		}
 	}
 	// Security columns: all or none, with our types (a partial set, e.g. from the old hand-run script, would
@@ -326,7 +326,7 @@ func (d *Dialect) tableProblems(s schema.Schema, snap *dialect.Snapshot) []diale
 		}
 		probs = append(probs, dialect.Problem{Kind: dialect.KindConflictingObject, Object: obj,
 			Message: msg + " - not as this migration creates them (left by an earlier hand-run script?)",
-			Fix: "drop those columns (after saving their data) or bring all six to the documented definition, then retry"})
+			Fix:     "drop those columns (after saving their data) or bring all six to the documented definition, then retry"})
 	}
 	return probs
 }

@@ -116,7 +116,7 @@ func (*Dialect) Expected(s schema.Schema) *dialect.Snapshot {
 			Event:  string(tg.Event),
 		}
 		if fn, ok := triggerFunctions[tg.Name]; ok {
-			t.BodyContains = append(t.BodyContains, "for each row execute function "+fn+"()")
+			t.BodyContains = append(t.BodyContains, "execute function "+fn+"()")
 		}
 		if tg.Event == schema.Update {
 			t.BodyContains = append(t.BodyContains, "is distinct from")

@@ -43,6 +43,10 @@ ORDER BY type, name`
 	// qTableSQL is the CREATE text of one table (Preflight: WITHOUT ROWID).
 	qTableSQL = `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1`
 
+	// qObjectsByName finds objects with the given names anywhere in the schema (index and trigger names
+	// are schema-wide: CREATE ... IF NOT EXISTS would silently keep one on another table).
+	qObjectsByName = `SELECT type, name, tbl_name FROM sqlite_master WHERE name IN (SELECT value FROM json_each(?1))`
+
 	// qQueryOnly is 1 when the connection refuses writes (PRAGMA query_only).
 	qQueryOnly = `SELECT query_only FROM pragma_query_only`
 
@@ -205,7 +209,24 @@ func balanced(s string) bool {
 	return d == 0
 }
 
-func normType(t string) string { return strings.ToLower(spaces.ReplaceAllString(strings.TrimSpace(t), " ")) }
+// normType reports a declared type as its SQLite type affinity ("integer", "text", "blob", "real",
+// "numeric"), the only thing SQLite derives from it (https://sqlite.org/datatype3.html, 3.1). This also
+// makes a CREATE TABLE ... AS SELECT copy (declared "INT", "NUM", ...) compare equal to its source.
+func normType(t string) string {
+	u := strings.ToUpper(t)
+	switch {
+	case strings.Contains(u, "INT"):
+		return "integer"
+	case strings.Contains(u, "CHAR"), strings.Contains(u, "CLOB"), strings.Contains(u, "TEXT"):
+		return "text"
+	case strings.Contains(u, "BLOB"), strings.TrimSpace(u) == "":
+		return "blob"
+	case strings.Contains(u, "REAL"), strings.Contains(u, "FLOA"), strings.Contains(u, "DOUB"):
+		return "real"
+	default:
+		return "numeric"
+	}
+}
 
 func normDefault(d *string) *string {
 	if d == nil {
@@ -312,6 +333,16 @@ func renderColumns(cols ...[]schema.Column) []*dialect.Column {
 	return out
 }
 
+// renderArchiveColumns is how CREATE TABLE ... AS SELECT copies columns: affinity only, every column
+// nullable, no default.
+func renderArchiveColumns(cols []schema.Column) []*dialect.Column {
+	var out []*dialect.Column
+	for _, c := range cols {
+		out = append(out, &dialect.Column{Name: c.Name, Type: sqlType(c.Type), Nullable: true})
+	}
+	return out
+}
+
 func renderPredicate(p *schema.Predicate) string {
 	if p == nil {
 		return ""
@@ -330,10 +361,12 @@ func renderIndex(ix schema.Index) *dialect.Index {
 		Predicate: renderPredicate(ix.Partial), Valid: true}
 }
 
-// Expected renders the logical schema as Snapshot reports it on SQLite: TEXT/INTEGER columns without
-// comments, partial indexes, both triggers AFTER (an UPDATE of the row by rowid; BodyContains pins the
-// hash call, the NULL-safe WHEN and the rowid update), no routines (they are Go functions here), and the
-// risk rule as the named column CHECK sessions_risk_score_range.
+// Expected renders the logical schema as Snapshot reports it on SQLite: text/integer columns (type
+// affinities) without comments; sessions lists the base and the security columns, sessions_archive the
+// security columns as CREATE TABLE ... AS SELECT copies them (nullable, no default); partial indexes;
+// both triggers AFTER (an UPDATE of the row by rowid; BodyContains pins the hash call, the NULL-safe WHEN
+// and the rowid update); no routines (they are Go functions here); the risk rule as the named column
+// CHECK sessions_risk_score_range.
 func (*Dialect) Expected(s schema.Schema) *dialect.Snapshot {
 	snap := dialect.NewSnapshot()
 	snap.Tables[s.Sessions] = &dialect.Table{Name: s.Sessions, Columns: renderColumns(s.BaseColumns, s.SecurityColumns)}
@@ -343,7 +376,9 @@ func (*Dialect) Expected(s schema.Schema) *dialect.Snapshot {
 	for _, t := range s.Tables {
 		tbl := &dialect.Table{Name: t.Name}
 		if t.MirrorsSessions {
-			tbl.Columns = renderColumns(s.BaseColumns, s.SecurityColumns)
+			// The core checks that the archive mirrors sessions column by column (names, order, types);
+			// listed here are the security columns as CREATE TABLE ... AS SELECT copies them.
+			tbl.Columns = renderArchiveColumns(s.SecurityColumns)
 		} else {
 			tbl.Columns = renderColumns(t.Columns)
 		}
@@ -430,6 +465,7 @@ func (d *Dialect) Preflight(ctx context.Context, q dialect.Querier, s schema.Sch
 			Message: "only some security columns exist (" + strings.Join(present, ", ") + "); the migrations add all six at once",
 			Fix:     "drop or rename those columns, or finish the schema by hand and force the version"})
 	}
+	out = append(out, conflicts(ctx, q, s, d.Expected(s), snap)...)
 	var text string
 	if err := q.QueryRowContext(ctx, qTableSQL, s.Sessions).Scan(&text); err == nil &&
 		withoutRowidRE.MatchString(text) {
@@ -438,4 +474,104 @@ func (d *Dialect) Preflight(ctx context.Context, q dialect.Querier, s schema.Sch
 			Fix:     "rebuild sessions as an ordinary rowid table"})
 	}
 	return out
+}
+
+// conflicts reports objects that carry one of our names but another definition: the migrations use
+// CREATE ... IF NOT EXISTS and would silently keep them. Objects that match (a re-run) are fine.
+func conflicts(ctx context.Context, q dialect.Querier, s schema.Schema, want, snap *dialect.Snapshot) []dialect.Problem {
+	var out []dialect.Problem
+	conflict := func(obj, msg, fix string) {
+		out = append(out, dialect.Problem{Kind: dialect.KindConflictingObject, Object: obj, Message: msg, Fix: fix})
+	}
+	// Names used on another table (or by another kind of object).
+	var names []string
+	kinds := map[string]string{}
+	owner := map[string]string{}
+	for n, ix := range want.Indexes {
+		names, kinds[n], owner[n] = append(names, n), "index", ix.Table
+	}
+	for n, tr := range want.Triggers {
+		names, kinds[n], owner[n] = append(names, n), "trigger", tr.Table
+	}
+	for n := range want.Tables {
+		names, kinds[n], owner[n] = append(names, n), "table", n
+	}
+	slices.Sort(names)
+	if rows, err := q.QueryContext(ctx, qObjectsByName, jsonArray(names)); err == nil {
+		for rows.Next() {
+			var typ, name, tbl string
+			if rows.Scan(&typ, &name, &tbl) != nil {
+				continue
+			}
+			if typ != kinds[name] || tbl != owner[name] {
+				conflict(typ+" "+name, fmt.Sprintf("%s %s exists on %s; the migrations need the name for a %s on %s",
+					typ, name, tbl, kinds[name], owner[name]), "rename or drop that "+typ)
+			}
+		}
+		_ = closeRows(rows)
+	}
+
+	// Same name, other definition: compare what exists with what the migrations would create.
+	sub := dialect.NewSnapshot()
+	for n, ix := range want.Indexes {
+		if g := snap.Indexes[n]; g != nil && g.Table == ix.Table {
+			sub.Indexes[n] = ix
+		}
+	}
+	for n, tr := range want.Triggers {
+		if g := snap.Triggers[n]; g != nil && g.Table == tr.Table {
+			sub.Triggers[n] = tr
+		}
+	}
+	for n, c := range want.Checks {
+		if snap.Checks[n] != nil {
+			sub.Checks[n] = c
+		}
+	}
+	if st := snap.Tables[s.Sessions]; st != nil {
+		all := true
+		for _, c := range s.SecurityColumns {
+			all = all && st.Column(c.Name) != nil
+		}
+		if all {
+			sub.Tables[s.Sessions] = &dialect.Table{Name: s.Sessions, Columns: renderColumns(s.SecurityColumns)}
+		}
+	}
+	for _, t := range s.Tables {
+		g := snap.Tables[t.Name]
+		if g == nil {
+			continue
+		}
+		if t.MirrorsSessions {
+			if st := snap.Tables[s.Sessions]; st != nil && columnSig(g) != columnSig(st) {
+				conflict("table "+t.Name, fmt.Sprintf("%s exists but its columns (%s) do not mirror %s (%s)",
+					t.Name, columnSig(g), s.Sessions, columnSig(st)),
+					"rename the existing table, or align its columns with "+s.Sessions)
+			}
+			continue
+		}
+		sub.Tables[t.Name] = want.Tables[t.Name]
+	}
+	// One problem per object, all its differences in the message.
+	var order []string
+	diffs := map[string][]string{}
+	for _, m := range dialect.Diff(sub, snap) {
+		if diffs[m.Object] == nil {
+			order = append(order, m.Object)
+		}
+		diffs[m.Object] = append(diffs[m.Object], m.String())
+	}
+	for _, obj := range order {
+		conflict(obj, "exists with another definition: "+strings.Join(diffs[obj], "; "),
+			"rename or drop it (the migrations create it with IF NOT EXISTS and would keep yours)")
+	}
+	return out
+}
+
+func columnSig(t *dialect.Table) string {
+	parts := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		parts[i] = c.Name + " " + c.Type
+	}
+	return strings.Join(parts, ", ")
 }

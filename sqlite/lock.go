@@ -23,10 +23,12 @@ import (
 //
 // Instead the lock is a committed row in sessionsec_lock (created on first use), keyed by LockKey and
 // carrying the holder's host name, pid, a per-process random token and a per-acquisition owner token.
+// (A row in the database file rather than a lock file next to it: it works wherever the file is
+// reachable and needs no extra path.)
 // Taking it is one atomic INSERT OR IGNORE (SQLite serializes writers); releasing it is a DELETE of our
 // own owner token. A row left by a crashed process is taken over when it is provably stale: same host
 // and the pid is gone, or same host and pid but another process token (the pid was reused, e.g. pid 1
-// in a restarted container). A row from another host is never taken over automatically: delete it by
+// in a restarted container), or this process's own row that no connection holds any more. A row from another host is never taken over automatically: delete it by
 // hand (DELETE FROM sessionsec_lock) once that host's migration is known to be dead.
 //
 // The stock golang-migrate CLI does not take this lock; it cannot run these migrations anyway (see the
@@ -109,7 +111,7 @@ func tryLock(ctx context.Context, conn *sql.Conn, key string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if !stale(h, pid, pt) {
+		if !stale(o, h, pid, pt) {
 			return false, nil
 		}
 		if _, err := conn.ExecContext(ctx, qDeleteLock, key, o); err != nil {
@@ -119,13 +121,24 @@ func tryLock(ctx context.Context, conn *sql.Conn, key string) (bool, error) {
 	return false, nil
 }
 
-// stale reports whether a lock row was left by a process of this host that no longer exists.
-func stale(host string, pid int, proc string) bool {
+// stale reports whether a lock row was left by a process of this host that no longer exists, or by
+// this very process without any connection still holding it (an Unlock whose DELETE failed).
+func stale(owner, host string, pid int, proc string) bool {
 	if host != hostName || hostName == "" {
 		return false
 	}
 	if pid == os.Getpid() {
-		return proc != processToken
+		if proc != processToken {
+			return true // the pid was reused (e.g. pid 1 of a restarted container)
+		}
+		heldMu.Lock()
+		defer heldMu.Unlock()
+		for _, o := range held {
+			if o == owner {
+				return false
+			}
+		}
+		return true
 	}
 	return !processAlive(pid)
 }
@@ -139,12 +152,14 @@ func (*Dialect) Unlock(ctx context.Context, conn *sql.Conn, key string) error {
 	if !ok {
 		return fmt.Errorf("sqlite: lock %q is not held by this connection", key)
 	}
-	if _, err := conn.ExecContext(ctx, qDeleteLock, key, owner); err != nil {
-		return fmt.Errorf("sqlite: releasing lock %q: %w", key, err)
-	}
+	// Forget the lock first: should the DELETE fail, the row is then recognisably orphaned and this
+	// process takes it over on its next TryLock (other processes of the host once this one exits).
 	heldMu.Lock()
 	delete(held, hk)
 	heldMu.Unlock()
+	if _, err := conn.ExecContext(ctx, qDeleteLock, key, owner); err != nil {
+		return fmt.Errorf("sqlite: releasing lock %q: %w", key, err)
+	}
 	return nil
 }
 

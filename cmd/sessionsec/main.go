@@ -171,7 +171,7 @@ func parseDatabase(raw string) (driver, dsn, shown string, err error) {
 			return "", "", "", fmt.Errorf("sqlite URL needs a file path, e.g. %s", defaultSQLite)
 		}
 		// WAL and a busy timeout let readers work during the migration and writers wait instead of failing.
-		return "sqlite", "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)", raw, nil
+		return "sqlite", "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)", raw, nil
 	default:
 		return "", "", "", fmt.Errorf("unsupported scheme %q: use mysql://, postgres:// or sqlite://", scheme)
 	}

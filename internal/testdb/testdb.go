@@ -140,14 +140,12 @@ func newMySQL(t testing.TB, s Server) *DB {
 			_ = a.Close()
 		}
 	})
-	cli := &url.URL{Scheme: "mysql", Host: "tcp(" + cfg.Addr + ")", Path: "/" + name}
+	user := url.User(cfg.User)
 	if cfg.Passwd != "" {
-		cli.User = url.UserPassword(cfg.User, cfg.Passwd)
-	} else {
-		cli.User = url.User(cfg.User)
+		user = url.UserPassword(cfg.User, cfg.Passwd)
 	}
 	return &DB{Server: s, DB: db, Name: name, DSN: dsn, DriverName: "mysql",
-		CLIURL: strings.Replace(cli.String(), "tcp%28", "tcp(", 1)}
+		CLIURL: fmt.Sprintf("mysql://%s@tcp(%s)/%s", user.String(), cfg.Addr, name)}
 }
 
 func newPostgres(t testing.TB, s Server) *DB {
@@ -190,8 +188,9 @@ func newPostgres(t testing.TB, s Server) *DB {
 func newSQLite(t testing.TB, s Server) *DB {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), randomName("ssec_")+".db")
+	// The path goes into a file: URI, where '#' and '?' (subtest names bring "#01") must be escaped.
 	// WAL and a busy timeout make concurrent writers wait instead of failing with SQLITE_BUSY.
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,196 @@
+package main
+
+// The naive baseline: the original hand-run script's approach, made runnable. Plain ALTERs (the CHECK on the
+// risk_score column as the original had it; on MariaDB, which rejects CHECK followed by COMMENT, a separate
+// ADD CONSTRAINT), one UPDATE backfilling every row, one plain CREATE INDEX per index (no ALGORITHM /
+// CONCURRENTLY; no partial indexes on MySQL), then triggers, tables and procedures created plainly. The hash
+// function, triggers, audit/archive tables and procedures are the library's own DDL, read at run time from the
+// embedded migrations.FS, so both runs compute the same hash and install the same routines; only the way the
+// sessions table is changed differs.
+
+import (
+	"fmt"
+	"io/fs"
+	"regexp"
+	"strings"
+
+	"github.com/agui-go/sessionsec/migrations"
+)
+
+type naiveStep struct {
+	Name string
+	SQL  string
+}
+
+var colComments = [][2]string{
+	{"security_hash", "SHA-256 integrity hash over the canonical session fields (sessionsec/v1)"},
+	{"encryption_key_id", "Identifier of the external encryption key protecting this session"},
+	{"created_ip_hash", "SHA-256 of the client IP that created the session (privacy-preserving binding)"},
+	{"security_version", "Version of the session security implementation"},
+	{"last_validated_at", "When the session was last validated"},
+	{"risk_score", "Session risk score, 0 (none) to 100 (highest)"},
+}
+
+type indexDef struct{ name, cols, where string }
+
+var indexDefs = []indexDef{
+	{"idx_sessions_security_hash", "security_hash", "security_hash IS NOT NULL"},
+	{"idx_sessions_encryption_key", "encryption_key_id", "encryption_key_id IS NOT NULL"},
+	{"idx_sessions_ip_hash", "created_ip_hash", "created_ip_hash IS NOT NULL"},
+	{"idx_sessions_security_version", "security_version", ""},
+	{"idx_sessions_last_validated", "last_validated_at", "last_validated_at IS NOT NULL"},
+	{"idx_sessions_risk_score", "risk_score", "risk_score > 0"},
+	{"idx_sessions_security_composite", "security_version, risk_score, last_validated_at", "security_hash IS NOT NULL"},
+}
+
+// libFile is an up file of the embedded migrations.
+type libFile struct{ name, sql string }
+
+func libUpFiles(dialect string) ([]libFile, error) {
+	dir, err := migrations.Dir(dialect)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := fs.ReadDir(dir, ".")
+	if err != nil {
+		return nil, err
+	}
+	var out []libFile
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".up.sql") {
+			continue
+		}
+		b, err := fs.ReadFile(dir, e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, libFile{e.Name(), string(b)})
+	}
+	return out, nil // fs.ReadDir sorts by name = by version
+}
+
+var (
+	reHashFn   = regexp.MustCompile(`(?is)create\s+(or\s+replace\s+)?function\s+(if\s+not\s+exists\s+)?session_security_hash\b`)
+	reTrigger  = regexp.MustCompile(`(?is)create\s+trigger\b`)
+	reAudit    = regexp.MustCompile(`(?is)create\s+table\s+(if\s+not\s+exists\s+)?session_audit_log\b`)
+	reArchive  = regexp.MustCompile(`(?is)create\s+table\s+(if\s+not\s+exists\s+)?sessions_archive\b`)
+	reRoutines = regexp.MustCompile(`(?is)create\s+(or\s+replace\s+)?procedure\s+(if\s+not\s+exists\s+)?(CleanupExpiredSecureSessions|UpdateSessionRiskScores)\b`)
+)
+
+func pickFiles(files []libFile, re *regexp.Regexp, what string, want int) ([]libFile, error) {
+	var out []libFile
+	for _, f := range files {
+		if re.MatchString(f.sql) {
+			out = append(out, f)
+		}
+	}
+	if len(out) != want {
+		return nil, fmt.Errorf("naive: found %d migration files with %s, want %d", len(out), what, want)
+	}
+	return out, nil
+}
+
+func (s server) hashExpr() string {
+	if s.Dialect == "postgres" {
+		return "session_security_hash(session_id, user_id, floor(extract(epoch FROM created_at))::bigint)"
+	}
+	return "session_security_hash(session_id, user_id, FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created_at) / 1000000))"
+}
+
+func (s server) naiveSteps() ([]naiveStep, error) {
+	files, err := libUpFiles(s.Dialect)
+	if err != nil {
+		return nil, err
+	}
+	var steps []naiveStep
+	check := "CHECK (risk_score BETWEEN 0 AND 100)"
+	if s.Dialect == "postgres" {
+		steps = append(steps, naiveStep{"ALTER TABLE add 6 columns (CHECK on risk_score)", `ALTER TABLE sessions
+    ADD COLUMN security_hash char(64) NULL,
+    ADD COLUMN encryption_key_id varchar(128) NULL,
+    ADD COLUMN created_ip_hash char(64) NULL,
+    ADD COLUMN security_version integer NOT NULL DEFAULT 1,
+    ADD COLUMN last_validated_at timestamptz NULL,
+    ADD COLUMN risk_score smallint NOT NULL DEFAULT 0 ` + check})
+		var c []string
+		for _, cc := range colComments {
+			c = append(c, fmt.Sprintf("COMMENT ON COLUMN sessions.%s IS '%s'", cc[0], cc[1]))
+		}
+		steps = append(steps, naiveStep{"COMMENT ON COLUMN x6", strings.Join(c, ";\n")})
+	} else {
+		riskCheck := " " + check
+		if s.Key == "mariadb" {
+			riskCheck = "" // MariaDB rejects CHECK followed by COMMENT on a column: separate ADD CONSTRAINT below
+		}
+		steps = append(steps, naiveStep{"ALTER TABLE add 6 columns" + map[bool]string{true: " (CHECK on risk_score)", false: ""}[riskCheck != ""],
+			fmt.Sprintf(`ALTER TABLE sessions
+    ADD COLUMN security_hash CHAR(64) CHARACTER SET ascii NULL COMMENT '%s',
+    ADD COLUMN encryption_key_id VARCHAR(128) NULL COMMENT '%s',
+    ADD COLUMN created_ip_hash CHAR(64) CHARACTER SET ascii NULL COMMENT '%s',
+    ADD COLUMN security_version INT NOT NULL DEFAULT 1 COMMENT '%s',
+    ADD COLUMN last_validated_at DATETIME(6) NULL COMMENT '%s',
+    ADD COLUMN risk_score SMALLINT NOT NULL DEFAULT 0%s COMMENT '%s'`,
+				colComments[0][1], colComments[1][1], colComments[2][1], colComments[3][1], colComments[4][1], riskCheck, colComments[5][1])})
+		if s.Key == "mariadb" {
+			steps = append(steps, naiveStep{"ALTER TABLE ADD CONSTRAINT CHECK risk_score",
+				"ALTER TABLE sessions ADD CONSTRAINT sessions_risk_score_range CHECK (risk_score BETWEEN 0 AND 100)"})
+		}
+	}
+	fn, err := pickFiles(files, reHashFn, "the hash function", 1)
+	if err != nil {
+		return nil, err
+	}
+	steps = append(steps, naiveStep{"create hash function (" + fn[0].name + ")", fn[0].sql})
+	now := "CURRENT_TIMESTAMP(6)"
+	if s.Dialect == "postgres" {
+		now = "now()"
+	}
+	steps = append(steps, naiveStep{"backfill: one UPDATE of all rows", fmt.Sprintf(`UPDATE sessions
+   SET security_hash = %s,
+       encryption_key_id = COALESCE(encryption_key_id, 'migration-default-key'),
+       last_validated_at = COALESCE(last_validated_at, %s)
+ WHERE security_hash IS NULL`, s.hashExpr(), now)})
+	for _, ix := range indexDefs {
+		q := fmt.Sprintf("CREATE INDEX %s ON sessions (%s)", ix.name, ix.cols)
+		if s.Dialect == "postgres" && ix.where != "" {
+			q += " WHERE " + ix.where
+		}
+		steps = append(steps, naiveStep{"CREATE INDEX " + ix.name, q})
+	}
+	for _, g := range []struct {
+		re   *regexp.Regexp
+		what string
+		n    int
+	}{{reTrigger, "CREATE TRIGGER", 2}, {reAudit, "the audit log", 1}, {reArchive, "the archive", 1}, {reRoutines, "the maintenance procedures", 2}} {
+		fs, err := pickFiles(files, g.re, g.what, g.n)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			steps = append(steps, naiveStep{"library DDL " + f.name, f.sql})
+		}
+	}
+	return steps, nil
+}
+
+// triggerFiles returns the library's trigger DDL (to re-create the triggers in the trigger-overhead test).
+func (s server) triggerFiles() ([]libFile, error) {
+	files, err := libUpFiles(s.Dialect)
+	if err != nil {
+		return nil, err
+	}
+	return pickFiles(files, reTrigger, "CREATE TRIGGER", 2)
+}
+
+func (s server) dropTriggerSQL() []string {
+	if s.Dialect == "postgres" {
+		return []string{
+			"DROP TRIGGER IF EXISTS sessions_security_hash_trigger ON sessions",
+			"DROP TRIGGER IF EXISTS sessions_validation_timestamp_trigger ON sessions",
+		}
+	}
+	return []string{
+		"DROP TRIGGER IF EXISTS sessions_security_hash_trigger",
+		"DROP TRIGGER IF EXISTS sessions_validation_timestamp_trigger",
+	}
+}

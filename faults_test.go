@@ -1,0 +1,289 @@
+package sessionsec_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/agui-go/sessionsec"
+	"github.com/agui-go/sessionsec/internal/testdb"
+)
+
+// isLong reports the steps whose cost grows with the table: the backfill and the index builds.
+func isLong(s sessionsec.Step) bool {
+	return strings.Contains(s.Name, "backfill") || strings.Contains(s.Name, "index")
+}
+
+// TestKillMatrix SIGKILLs a migrating process at every step boundary and a few milliseconds into every
+// step, and deep into the long steps on a bigger table. The step list comes from the embedded set, so a
+// new step is covered automatically. After each crash a plain Migrate must finish the job with no manual
+// Force, Validate must pass and the pre-existing rows' base columns must be byte-identical.
+func TestKillMatrix(t *testing.T) {
+	for _, s := range testdb.Servers {
+		t.Run(s.Name, func(t *testing.T) {
+			steps, err := sessionsec.Steps(s.Dialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			type kill struct {
+				step  sessionsec.Step
+				phase string
+				delay time.Duration
+				rows  int
+			}
+			var plan []kill
+			for _, st := range steps {
+				plan = append(plan, kill{st, "before-up", 0, 300}, kill{st, "mid", 5 * time.Millisecond, 300})
+				if isLong(st) && !testing.Short() {
+					plan = append(plan, kill{st, "mid", 150 * time.Millisecond, 30_000}, kill{st, "mid", 600 * time.Millisecond, 30_000})
+				}
+			}
+			plan = append(plan, kill{steps[len(steps)-1], "after-up", 0, 300})
+			for _, k := range plan {
+				name := fmt.Sprintf("%06d_%s/%s+%v/%drows", k.step.Version, k.step.Name, k.phase, k.delay, k.rows)
+				t.Run(name, func(t *testing.T) {
+					d := testdb.New(t, s)
+					createExisting(t, d, k.rows)
+					before, n := baseChecksum(t, d)
+					out, err := childCmd(d, fmt.Sprintf("SESSIONSEC_KILL_VERSION=%d", k.step.Version),
+						"SESSIONSEC_KILL_PHASE="+k.phase, "SESSIONSEC_KILL_DELAY="+k.delay.String()).CombinedOutput()
+					if err != nil && !killedBySignal(err) {
+						t.Fatalf("child failed instead of being killed: %v\n%s", err, out)
+					}
+					st, serr := sessionsec.Status(ctxT(t), d.DB)
+					if serr == nil {
+						t.Logf("after the kill: version %d dirty %t (killed=%t)", st.Version, st.Dirty, err != nil)
+					}
+					mustMigrate(t, d.DB)
+					mustValidate(t, d.DB)
+					if after, m := baseChecksum(t, d); after != before || m != n {
+						t.Fatalf("base rows changed: %d -> %d rows", n, m)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestServerSideKill ends the migrating session on the server (KILL / pg_terminate_backend) while a step
+// runs - this rolls the running statement back, unlike a client crash - and checks that a plain Migrate
+// then finishes.
+func TestServerSideKill(t *testing.T) {
+	for _, s := range testdb.Servers {
+		if s.Dialect == "sqlite" {
+			continue // no server
+		}
+		t.Run(s.Name, func(t *testing.T) {
+			steps, err := sessionsec.Steps(s.Dialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range steps {
+				if !isLong(st) {
+					continue
+				}
+				t.Run(fmt.Sprintf("%06d_%s", st.Version, st.Name), func(t *testing.T) {
+					d := testdb.New(t, s)
+					createExisting(t, d, 30_000)
+					before, n := baseChecksum(t, d)
+					killer := d.Open(t)
+					var killed atomic.Int32
+					hook := func(v uint, phase string) {
+						if v != st.Version || phase != "before-up" {
+							return
+						}
+						go func() {
+							deadline := time.Now().Add(20 * time.Second)
+							for time.Now().Before(deadline) && killed.Load() == 0 {
+								if killActiveQuery(d, killer) {
+									killed.Add(1)
+									return
+								}
+								time.Sleep(2 * time.Millisecond)
+							}
+						}()
+					}
+					err := sessionsec.Migrate(ctxT(t), d.Open(t), sessionsec.WithStepHook(hook))
+					t.Logf("Migrate with its connection killed (killed=%d): %v", killed.Load(), err)
+					if killed.Load() > 0 && err == nil {
+						t.Log("the step finished before the kill took effect")
+					}
+					mustMigrate(t, d.DB)
+					mustValidate(t, d.DB)
+					if after, m := baseChecksum(t, d); after != before || m != n {
+						t.Fatalf("base rows changed: %d -> %d rows", n, m)
+					}
+				})
+			}
+		})
+	}
+}
+
+// killActiveQuery ends the server session running a statement in d's database, other than killer's own.
+func killActiveQuery(d *testdb.DB, killer *sql.DB) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var id int64
+	var err error
+	switch d.Server.Dialect {
+	case "mysql":
+		err = killer.QueryRowContext(ctx, `SELECT ID FROM information_schema.PROCESSLIST
+			WHERE DB = DATABASE() AND COMMAND = 'Query' AND ID <> CONNECTION_ID() AND INFO IS NOT NULL
+			AND INFO NOT LIKE '%GET_LOCK%' AND INFO NOT LIKE 'SELECT%' ORDER BY TIME DESC LIMIT 1`).Scan(&id)
+		if err == nil {
+			_, err = killer.ExecContext(ctx, fmt.Sprintf("KILL %d", id))
+		}
+	case "postgres":
+		err = killer.QueryRowContext(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+			AND pid <> pg_backend_pid() AND state = 'active' AND query NOT ILIKE '%advisory%'
+			AND query NOT ILIKE 'SELECT%' ORDER BY query_start LIMIT 1`).Scan(&id)
+		if err == nil {
+			_, err = killer.ExecContext(ctx, "SELECT pg_terminate_backend($1)", id)
+		}
+	}
+	return err == nil
+}
+
+// TestRollbackReapplyCycles rolls back and re-applies 20 times: the catalog ends identical to the first
+// migration's and no base row changes.
+func TestRollbackReapplyCycles(t *testing.T) {
+	cycles := 20
+	if testing.Short() {
+		cycles = 3
+	}
+	testdb.Each(t, func(t *testing.T, d *testdb.DB) {
+		createExisting(t, d, 500)
+		before, n := baseChecksum(t, d)
+		mustMigrate(t, d.DB)
+		first := catalogFingerprint(t, d)
+		for i := 0; i < cycles; i++ {
+			if err := sessionsec.Rollback(ctxT(t), d.DB); err != nil {
+				t.Fatalf("cycle %d: Rollback: %v", i, err)
+			}
+			mustValidate(t, d.DB, sessionsec.ExpectRolledBack())
+			mustMigrate(t, d.DB)
+			mustValidate(t, d.DB)
+			if got := catalogFingerprint(t, d); got != first {
+				t.Fatalf("cycle %d: catalog differs from the first migration:\nfirst: %s\nnow:   %s", i, first, got)
+			}
+		}
+		if after, m := baseChecksum(t, d); after != before || m != n {
+			t.Fatalf("base rows changed over %d cycles", cycles)
+		}
+	})
+}
+
+// catalogFingerprint is the full snapshot of our tables as the dialect reads it.
+func catalogFingerprint(t *testing.T, d *testdb.DB) string {
+	t.Helper()
+	snap, err := dialectOf(d).Snapshot(ctxT(t), d.DB, []string{"sessions", "session_audit_log", "sessions_archive"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, name := range []string{"sessions", "session_audit_log", "sessions_archive"} {
+		if tbl := snap.Tables[name]; tbl != nil {
+			for _, c := range tbl.Columns {
+				fmt.Fprintf(&b, "%s.%s %s %t %v %q;", name, c.Name, c.Type, c.Nullable, deref(c.Default), c.Comment)
+			}
+		}
+	}
+	for _, key := range sortedKeys(snap.Indexes) {
+		i := snap.Indexes[key]
+		fmt.Fprintf(&b, "idx %s %s %v %t %q %t;", i.Name, i.Table, i.Columns, i.Unique, i.Predicate, i.Valid)
+	}
+	for _, key := range sortedKeys(snap.Triggers) {
+		tr := snap.Triggers[key]
+		fmt.Fprintf(&b, "trg %s %s %s %s;", tr.Name, tr.Table, tr.Timing, tr.Event)
+	}
+	for _, key := range sortedKeys(snap.Routines) {
+		fmt.Fprintf(&b, "rtn %s %s;", key, snap.Routines[key].Kind)
+	}
+	for _, key := range sortedKeys(snap.Checks) {
+		c := snap.Checks[key]
+		fmt.Fprintf(&b, "chk %s %s %t;", c.Name, c.Expr, c.Validated)
+	}
+	return b.String()
+}
+
+// TestLockWaitBoundsDDL: a long transaction holds the table; the migration's DDL gives up after the
+// bound instead of queueing (and freezing every later query behind it), retries with backoff, reports
+// ErrLockWait when it finally gives up, and succeeds once the transaction ends.
+func TestLockWaitBoundsDDL(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, d *testdb.DB) {
+		if d.Server.Dialect == "sqlite" {
+			t.Skip("skipping sqlite: no table-level metadata locks")
+		}
+		createExisting(t, d, 100)
+		ctx := ctxT(t)
+		long, err := d.DB.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := long.QueryRowContext(ctx, "SELECT COUNT(*) FROM sessions").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		// While Migrate retries, the application's queries must keep flowing: the queued ALTER gives up
+		// after one second each time, so no reader waits longer than about that.
+		stop := make(chan struct{})
+		worst := make(chan time.Duration, 1)
+		app := d.Open(t)
+		go func() {
+			var max time.Duration
+			for {
+				select {
+				case <-stop:
+					worst <- max
+					return
+				default:
+				}
+				began := time.Now()
+				var c int
+				if err := app.QueryRowContext(ctx, "SELECT COUNT(*) FROM sessions WHERE session_id = 'sess-00000001'").Scan(&c); err != nil {
+					t.Error(err)
+				}
+				if el := time.Since(began); el > max {
+					max = el
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+		err = sessionsec.Migrate(ctx, d.Open(t), sessionsec.WithLockWait(time.Second), sessionsec.WithRetries(2, 100*time.Millisecond))
+		close(stop)
+		requireT(t, errors.Is(err, sessionsec.ErrLockWait), "want ErrLockWait, got %v", err)
+		var se *sessionsec.StepError
+		requireT(t, errors.As(err, &se), "want a *StepError, got %T", err)
+		w := <-worst
+		t.Logf("gave up as designed: %v; slowest application query meanwhile: %v", err, w)
+		requireT(t, w < 3*time.Second, "application queries stalled %v behind the migration", w)
+		requireT(t, long.Rollback() == nil, "ending the long transaction")
+		mustMigrate(t, d.DB)
+		mustValidate(t, d.DB)
+	})
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
