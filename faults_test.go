@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,7 +18,7 @@ import (
 
 // isLong reports the steps whose cost grows with the table: the backfill and the index builds.
 func isLong(s sessionsec.Step) bool {
-	return strings.Contains(s.Name, "backfill") || strings.Contains(s.Name, "index")
+	return strings.Contains(s.Name, "backfill") || strings.Contains(s.Name, "index") || strings.HasPrefix(s.Name, "idx_")
 }
 
 // TestKillMatrix SIGKILLs a migrating process at every step boundary and a few milliseconds into every
@@ -275,15 +277,4 @@ func deref(s *string) string {
 	return *s
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -36,7 +36,7 @@ func (t *target) open(ctx context.Context) (*session, error) {
 func (s *session) lock(ctx context.Context) error {
 	key, err := s.t.d.LockKey(ctx, s.conn, s.t.cfg.table)
 	if err != nil {
-		return fmt.Errorf("sessionsec: computing the migration lock key: %w", err)
+		return fmt.Errorf("%w: computing the migration lock key: %w", ErrNoDatabase, err)
 	}
 	s.key = key
 	wait := 50 * time.Millisecond
@@ -47,7 +47,7 @@ func (s *session) lock(ctx context.Context) error {
 			return fmt.Errorf("sessionsec: waiting for the migration lock (another replica or the migrate CLI is migrating): %w", ctx.Err())
 		}
 		if err != nil {
-			return fmt.Errorf("sessionsec: taking the migration lock: %w", err)
+			return fmt.Errorf("%w: taking the migration lock: %w", ErrNoDatabase, err)
 		}
 		if ok {
 			s.locked = true

@@ -48,7 +48,7 @@ func Migrate(ctx context.Context, db *sql.DB, opts ...Option) error {
 	defer s.close()
 
 	if err := t.d.PrepareSession(ctx, s.conn, t.cfg.lockWait); err != nil {
-		return fmt.Errorf("sessionsec: preparing the migration session: %w", err)
+		return fmt.Errorf("%w: preparing the migration session: %w", ErrNoDatabase, err)
 	}
 	if err := s.lock(ctx); err != nil {
 		return err
@@ -117,7 +117,7 @@ func Rollback(ctx context.Context, db *sql.DB, opts ...Option) error {
 	}
 	defer s.close()
 	if err := t.d.PrepareSession(ctx, s.conn, t.cfg.lockWait); err != nil {
-		return fmt.Errorf("sessionsec: preparing the migration session: %w", err)
+		return fmt.Errorf("%w: preparing the migration session: %w", ErrNoDatabase, err)
 	}
 	if err := s.lock(ctx); err != nil {
 		return err
@@ -197,7 +197,7 @@ type runner struct {
 func (t *target) newRunner(ctx context.Context, s *session, p *plan) (*runner, error) {
 	drv, err := t.d.Driver(ctx, t.db, s.conn, t.cfg.table)
 	if err != nil {
-		return nil, fmt.Errorf("sessionsec: opening the golang-migrate driver: %w", serverError(err))
+		return nil, fmt.Errorf("%w: opening the golang-migrate driver: %w", ErrNoDatabase, serverError(err))
 	}
 	src, err := migrations.Source(t.d.Name())
 	if err != nil {
@@ -207,7 +207,7 @@ func (t *target) newRunner(ctx context.Context, s *session, p *plan) (*runner, e
 	// drivers built on *sql.DB, the caller's pool itself). session.close discards the connection.
 	m, err := migrate.NewWithInstance("iofs", src, t.d.Name(), drv)
 	if err != nil {
-		return nil, fmt.Errorf("sessionsec: %w", serverError(err))
+		return nil, fmt.Errorf("%w: %w", ErrNoDatabase, serverError(err))
 	}
 	return &runner{t: t, s: s, p: p, m: m}, nil
 }
@@ -245,7 +245,7 @@ func (r *runner) recover(ctx context.Context, v uint) error {
 func (r *runner) repair(ctx context.Context, file string) error {
 	repaired, err := r.t.d.Repair(ctx, r.s.conn, schema.Expected)
 	if err != nil {
-		return fmt.Errorf("sessionsec: repairing leftovers before %s: %w", file, err)
+		return fmt.Errorf("%w: repairing leftovers before %s: %w", ErrStepFailed, file, err)
 	}
 	for _, what := range repaired {
 		r.t.cfg.logger.WarnContext(ctx, "sessionsec: repaired a leftover of an interrupted step", "step", file, "action", what)
@@ -284,7 +284,7 @@ func (r *runner) run(ctx context.Context, step Step, dir string, n int, retryFro
 		if dir == "up" && r.recovering {
 			// golang-migrate refuses to run on a dirty version: move back to the state before the step.
 			if err := r.m.Force(retryFrom); err != nil {
-				return fmt.Errorf("sessionsec: resetting dirty flag before %s: %w", file, serverError(err))
+				return fmt.Errorf("%w: resetting the dirty flag before %s: %w", ErrStepFailed, file, serverError(err))
 			}
 		}
 		err := r.m.Steps(n)
@@ -296,7 +296,7 @@ func (r *runner) run(ctx context.Context, step Step, dir string, n int, retryFro
 		cause := serverError(err)
 		if dir == "up" && r.recovering && r.t.d.IsAlreadyApplied(cause) {
 			if ferr := r.m.Force(int(step.Version)); ferr != nil {
-				return fmt.Errorf("sessionsec: marking %s applied: %w", file, serverError(ferr))
+				return fmt.Errorf("%w: marking %s applied: %w", ErrStepFailed, file, serverError(ferr))
 			}
 			r.acceptedExisting = true
 			log.WarnContext(ctx, "sessionsec: step had completed before the interruption", "step", file, "evidence", cause.Error())
@@ -308,7 +308,7 @@ func (r *runner) run(ctx context.Context, step Step, dir string, n int, retryFro
 					Err: fmt.Errorf("still blocked after %d attempts by sessions holding locks on the table (long transactions?): %w", attempt+1, cause)}
 			}
 			if ferr := r.m.Force(retryFrom); ferr != nil {
-				return fmt.Errorf("sessionsec: resetting after lock timeout in %s: %w", file, serverError(ferr))
+				return fmt.Errorf("%w: resetting after a lock timeout in %s: %w", ErrStepFailed, file, serverError(ferr))
 			}
 			// A CREATE INDEX CONCURRENTLY that timed out leaves an INVALID index that its IF NOT EXISTS
 			// would keep: clear such leftovers before the retry.

@@ -291,3 +291,18 @@ func buildCLI(t *testing.T) string {
 	}
 	return cliPath
 }
+
+// TestSingleConnectionSQLitePool: a pool limited to one connection cannot both hold the lock and let
+// golang-migrate's SQLite driver write; the call must fail with an explanation, not hang.
+func TestSingleConnectionSQLitePool(t *testing.T) {
+	d := testdb.New(t, testdb.Servers[3])
+	d.DB.SetMaxOpenConns(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := sessionsec.Migrate(ctx, d.DB)
+	if err == nil || !strings.Contains(err.Error(), "SetMaxOpenConns") {
+		t.Fatalf("want an error naming SetMaxOpenConns, got %v", err)
+	}
+	d.DB.SetMaxOpenConns(2)
+	mustMigrate(t, d.DB)
+}

@@ -52,11 +52,11 @@ func (t *target) preflight(ctx context.Context, q dialect.Querier, p *plan, st d
 		if errors.As(err, &pe) {
 			return []Problem{problemFrom(pe.Problem)}, nil // nothing else is meaningful on an unsupported server
 		}
-		return nil, fmt.Errorf("sessionsec: identifying the server: %w", err)
+		return nil, fmt.Errorf("%w: identifying the server: %w", ErrNoDatabase, err)
 	}
 	snap, err := t.d.Snapshot(ctx, q, tableNames(schema.Expected))
 	if err != nil {
-		return nil, fmt.Errorf("sessionsec: reading the catalog: %w", err)
+		return nil, fmt.Errorf("%w: reading the catalog: %w", ErrNoDatabase, err)
 	}
 	for _, dp := range t.d.Preflight(ctx, q, schema.Expected, snap) {
 		problems = append(problems, problemFrom(dp))

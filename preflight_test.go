@@ -212,7 +212,10 @@ func TestReadOnlyServer(t *testing.T) {
 			if _, err := d.DB.Exec("SET GLOBAL " + variable + " = ON"); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _, _ = d.DB.Exec("SET GLOBAL " + variable + " = OFF"); _, _ = d.DB.Exec("SET GLOBAL read_only = OFF") })
+			t.Cleanup(func() {
+				_, _ = d.DB.Exec("SET GLOBAL " + variable + " = OFF")
+				_, _ = d.DB.Exec("SET GLOBAL read_only = OFF")
+			})
 			wantPreflight(t, sessionsec.Migrate(ctxT(t), limited), sessionsec.ErrReadOnly)
 		default:
 			t.Skip("skipping sqlite: read-only is a file permission there, covered by the OS")

@@ -81,7 +81,7 @@ func Validate(ctx context.Context, db *sql.DB, opts ...Option) (*Report, error) 
 func (t *target) validate(ctx context.Context, q dialect.Querier, p *plan) (*Report, error) {
 	srv, err := t.d.Identify(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("sessionsec: identifying the server: %w", err)
+		return nil, fmt.Errorf("%w: identifying the server: %w", ErrNoDatabase, err)
 	}
 	st, err := t.readVersion(ctx, q)
 	if err != nil {
@@ -89,7 +89,7 @@ func (t *target) validate(ctx context.Context, q dialect.Querier, p *plan) (*Rep
 	}
 	got, err := t.d.Snapshot(ctx, q, tableNames(schema.Expected))
 	if err != nil {
-		return nil, fmt.Errorf("sessionsec: reading the catalog: %w", err)
+		return nil, fmt.Errorf("%w: reading the catalog: %w", ErrNoDatabase, err)
 	}
 	rep := &Report{Dialect: t.d.Name(), Server: srv.Flavor + " " + srv.Version, Version: st.Version,
 		HasVersion: st.HasVersion, Dirty: st.Dirty, Latest: p.latest(), RolledBack: t.cfg.expectAbsent}

@@ -25,21 +25,6 @@ var columnTypes = map[schema.Type]string{
 // ColumnType returns the concrete type of a logical type.
 func ColumnType(t schema.Type) string { return columnTypes[t] }
 
-func defaultOf(d schema.Default) *string {
-	var v string
-	switch d {
-	case schema.DefaultOne:
-		v = "1"
-	case schema.DefaultZero:
-		v = "0"
-	case schema.DefaultNow:
-		v = "now"
-	default:
-		return nil
-	}
-	return &v
-}
-
 func renderColumns(cols []schema.Column) []*dialect.Column {
 	out := make([]*dialect.Column, 0, len(cols))
 	for _, c := range cols {
@@ -47,7 +32,7 @@ func renderColumns(cols []schema.Column) []*dialect.Column {
 			Name:     c.Name,
 			Type:     columnTypes[c.Type],
 			Nullable: c.Nullable,
-			Default:  defaultOf(c.Default),
+			Default:  dialect.DefaultText(c.Default),
 			Comment:  c.Comment,
 		})
 	}

@@ -51,26 +51,12 @@ func renderColumn(c schema.Column, withComment bool) *dialect.Column {
 	return col
 }
 
-// RenderPredicate renders a partial-index predicate as the normalized catalog text.
-func RenderPredicate(p *schema.Predicate) string {
-	if p == nil {
-		return ""
-	}
-	switch p.Op {
-	case schema.IsNotNull:
-		return p.Column + " is not null"
-	case schema.GreaterThan0:
-		return p.Column + " > 0"
-	}
-	return ""
-}
-
 func renderIndex(ix schema.Index) *dialect.Index {
 	return &dialect.Index{
 		Table:     ix.Table,
 		Name:      ix.Name,
 		Columns:   append([]string(nil), ix.Columns...),
-		Predicate: RenderPredicate(ix.Partial),
+		Predicate: dialect.PredicateText(ix.Partial),
 		Valid:     true,
 	}
 }

@@ -307,27 +307,12 @@ func sqlType(t schema.Type) string {
 	}
 }
 
-func defaultOf(d schema.Default) *string {
-	var v string
-	switch d {
-	case schema.DefaultOne:
-		v = "1"
-	case schema.DefaultZero:
-		v = "0"
-	case schema.DefaultNow:
-		v = "now"
-	default:
-		return nil
-	}
-	return &v
-}
-
 func renderColumns(cols ...[]schema.Column) []*dialect.Column {
 	var out []*dialect.Column
 	for _, cs := range cols {
 		for _, c := range cs {
 			out = append(out, &dialect.Column{Name: c.Name, Type: sqlType(c.Type), Nullable: c.Nullable,
-				Default: defaultOf(c.Default)}) // SQLite has no column comments
+				Default: dialect.DefaultText(c.Default)}) // SQLite has no column comments
 		}
 	}
 	return out
@@ -343,22 +328,9 @@ func renderArchiveColumns(cols []schema.Column) []*dialect.Column {
 	return out
 }
 
-func renderPredicate(p *schema.Predicate) string {
-	if p == nil {
-		return ""
-	}
-	switch p.Op {
-	case schema.IsNotNull:
-		return p.Column + " is not null"
-	case schema.GreaterThan0:
-		return p.Column + " > 0"
-	}
-	return ""
-}
-
 func renderIndex(ix schema.Index) *dialect.Index {
 	return &dialect.Index{Table: ix.Table, Name: ix.Name, Columns: slices.Clone(ix.Columns),
-		Predicate: renderPredicate(ix.Partial), Valid: true}
+		Predicate: dialect.PredicateText(ix.Partial), Valid: true}
 }
 
 // Expected renders the logical schema as Snapshot reports it on SQLite: text/integer columns (type

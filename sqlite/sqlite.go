@@ -101,6 +101,11 @@ func versionLess(a, b string) bool {
 // The driver's own Close closes the *sql.DB; the returned driver wraps it so that Close is a no-op and
 // the caller's pool is never closed. Its in-process Lock/Unlock stay as golang-migrate implements them.
 func (*Dialect) Driver(_ context.Context, db *sql.DB, _ *sql.Conn, table string) (database.Driver, error) {
+	// The core holds one pinned connection for the whole run and golang-migrate writes through the pool:
+	// a single-connection pool would wait on itself forever. Say so instead.
+	if db.Stats().MaxOpenConnections == 1 {
+		return nil, errors.New("sqlite: the *sql.DB allows one connection (SetMaxOpenConns(1)); migrating needs two - raise the limit while Migrate runs, then lower it again")
+	}
 	drv, err := msqlite.WithInstance(db, &msqlite.Config{MigrationsTable: table})
 	if err != nil {
 		return nil, err
