@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/agui-go/sessionsec"
 	"github.com/agui-go/sessionsec/internal/testdb"
+	"github.com/agui-go/sessionsec/migrations"
 )
 
 // isLong reports the steps whose cost grows with the table: the backfill and the index builds.
@@ -278,3 +280,46 @@ func deref(s *string) string {
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// TestUnrecoverableDirtyState: a step is dirty and re-running it fails for a reason recovery cannot
+// prove harmless (here the backfill procedure it calls was dropped by hand). Migrate must not guess: it
+// returns a *DirtyError naming the step, what it found and the force command.
+func TestUnrecoverableDirtyState(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, d *testdb.DB) {
+		if d.Server.Dialect == "sqlite" {
+			t.Skip("skipping sqlite: its backfill is a plain UPDATE with no procedure to remove")
+		}
+		createExisting(t, d, 50)
+		mustMigrate(t, d.DB)
+		steps, err := sessionsec.Steps(d.Server.Dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir, err := migrations.Dir(d.Server.Dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var step sessionsec.Step
+		for _, s := range steps {
+			if body, _ := fs.ReadFile(dir, s.Up); strings.Contains(string(body), "CALL BackfillSessionSecurity") {
+				step = s
+			}
+		}
+		requireT(t, step.Version != 0, "no step calls BackfillSessionSecurity")
+		for _, stmt := range []string{"DROP PROCEDURE BackfillSessionSecurity",
+			fmt.Sprintf("UPDATE schema_migrations SET version = %d, dirty = true", step.Version)} {
+			if _, err := d.DB.Exec(stmt); err != nil {
+				t.Fatalf("setting up the damaged state: %v", err)
+			}
+		}
+		err = sessionsec.Migrate(ctxT(t), d.DB)
+		var de *sessionsec.DirtyError
+		requireT(t, errors.Is(err, sessionsec.ErrDirty) && errors.As(err, &de), "want a *DirtyError, got %v", err)
+		requireT(t, de.Version == step.Version && strings.Contains(err.Error(), step.Up) && strings.Contains(de.Fix, "force"),
+			"the error must name the step and the force command: %v", err)
+		t.Log(err)
+		// Still dirty, nothing guessed: Status says so.
+		st, err := sessionsec.Status(ctxT(t), d.DB)
+		requireT(t, err == nil && st.Dirty && st.Version == step.Version, "status after the failed recovery: %+v %v", st, err)
+	})
+}

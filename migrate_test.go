@@ -306,3 +306,32 @@ func TestSingleConnectionSQLitePool(t *testing.T) {
 	d.DB.SetMaxOpenConns(2)
 	mustMigrate(t, d.DB)
 }
+
+// TestDriverVariants: the same result whether a MySQL DSN has multiStatements=true or not (the suite's
+// default DSN has not), and with PostgreSQL through pgx's database/sql driver instead of lib/pq.
+func TestDriverVariants(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, d *testdb.DB) {
+		var driverName, dsn string
+		switch d.Server.Dialect {
+		case "mysql":
+			driverName, dsn = "mysql", d.DSN+"&multiStatements=true"
+		case "postgres":
+			driverName, dsn = "pgx", d.DSN
+		default:
+			t.Skip("skipping sqlite: one driver (modernc)")
+		}
+		db, err := sql.Open(driverName, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		createExisting(t, d, 200)
+		mustMigrate(t, db)
+		mustValidate(t, db)
+		verifyHashes(t, d, 200)
+		if err := sessionsec.Rollback(ctxT(t), db); err != nil {
+			t.Fatal(err)
+		}
+		mustValidate(t, db, sessionsec.ExpectRolledBack())
+	})
+}
