@@ -44,8 +44,18 @@ type target struct {
 	cfg *config
 }
 
-// resolve validates options and the database handle and picks the dialect. It touches nothing but a ping.
+// resolve validates options and the database handle, picks the dialect and pings the server.
 func resolve(ctx context.Context, db *sql.DB, opts []Option) (*target, error) {
+	t, err := resolveNoPing(db, opts)
+	if err != nil {
+		return nil, err
+	}
+	return t, t.ping(ctx)
+}
+
+// resolveNoPing is resolve without the round trip, for Migrate's fast path: an up-to-date replica's
+// start-up costs one version read and nothing else.
+func resolveNoPing(db *sql.DB, opts []Option) (*target, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
@@ -62,11 +72,16 @@ func resolve(ctx context.Context, db *sql.DB, opts []Option) (*target, error) {
 				ErrUnsupportedDriver, drv, dialectNames())
 		}
 	}
-	if err := db.PingContext(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("%w: %v (is the *sql.DB closed, or the server down?)", ErrNoDatabase, err)
-	}
 	return &target{db: db, d: dialects[name], cfg: cfg}, nil
+}
+
+// ping tells a closed pool or an unreachable server (ErrNoDatabase) from everything else.
+func (t *target) ping(ctx context.Context) error {
+	if err := t.db.PingContext(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %v (is the *sql.DB closed, or the server down?)", ErrNoDatabase, err)
+	}
+	return nil
 }

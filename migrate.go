@@ -28,7 +28,7 @@ import (
 // WithDialect says otherwise. A MySQL DSN does not need multiStatements=true. Migrate never closes db and
 // leaves no session state in its pool: it works on one pinned connection that it discards at the end.
 func Migrate(ctx context.Context, db *sql.DB, opts ...Option) error {
-	t, err := resolve(ctx, db, opts)
+	t, err := resolveNoPing(db, opts)
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,10 @@ func Migrate(ctx context.Context, db *sql.DB, opts ...Option) error {
 	}
 	st, err := t.d.ReadVersion(ctx, db, t.cfg.table)
 	if err == nil && upToDate(p, st) {
-		return nil // the common start-up case: one query, no lock
+		return nil // the common start-up case: one version read, no lock
+	}
+	if err := t.ping(ctx); err != nil {
+		return err
 	}
 
 	s, err := t.open(ctx)

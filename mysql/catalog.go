@@ -15,8 +15,6 @@ import (
 const (
 	queryIdentify    = `SELECT VERSION(), @@version_comment, DATABASE()`
 	queryDatabase    = `SELECT DATABASE()`
-	queryTableExists = `SELECT COUNT(*) FROM information_schema.TABLES
-		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`
 	queryReadVersion = `SELECT version, dirty FROM %s LIMIT 1`
 
 	queryTryLock    = `SELECT GET_LOCK(?, 1)`

@@ -18,6 +18,7 @@ const (
 	errLockWaitTimeout   = 1205 // ER_LOCK_WAIT_TIMEOUT: row locks and, for DDL, metadata locks (lock_wait_timeout)
 	errLockDeadlock      = 1213 // ER_LOCK_DEADLOCK: the statement was rolled back, a retry is safe
 	errBinlogRoutines    = 1419 // ER_BINLOG_CREATE_ROUTINE_NEED_SUPER
+	errNoSuchTable       = 1146 // ER_NO_SUCH_TABLE
 )
 
 // serverError finds the go-sql-driver error inside err, looking through fmt.Errorf / errors.Join chains

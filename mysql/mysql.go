@@ -76,26 +76,24 @@ func (*Dialect) PrepareSession(ctx context.Context, conn *sql.Conn, lockWait tim
 	return nil
 }
 
-// ReadVersion reads golang-migrate's migrations table (version, dirty) without taking any lock.
+// ReadVersion reads golang-migrate's migrations table (version, dirty) without taking any lock. It is the
+// whole of an up-to-date replica's start-up cost, so it is one query: a missing table (error 1146) is
+// "nothing applied", not an error.
 func (*Dialect) ReadVersion(ctx context.Context, q dialect.Querier, table string) (dialect.VersionState, error) {
 	var st dialect.VersionState
-	var n int
-	if err := q.QueryRowContext(ctx, queryTableExists, table).Scan(&n); err != nil {
-		return st, fmt.Errorf("mysql: look for migrations table %s: %w", table, err)
-	}
-	if n == 0 {
-		return st, nil
-	}
-	st.TableExists = true
 	var version int64
 	var dirty bool
 	err := q.QueryRowContext(ctx, fmt.Sprintf(queryReadVersion, quoteIdent(table))).Scan(&version, &dirty)
 	switch {
+	case ErrorNumber(err) == errNoSuchTable:
+		return st, nil
 	case errors.Is(err, sql.ErrNoRows):
+		st.TableExists = true
 		return st, nil
 	case err != nil:
 		return st, fmt.Errorf("mysql: read migrations table %s: %w", table, err)
 	}
+	st.TableExists = true
 	if version < 0 {
 		// golang-migrate's NilVersion (-1) after Force(-1): nothing applied.
 		st.Dirty = dirty

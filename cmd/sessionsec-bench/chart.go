@@ -48,27 +48,53 @@ func writeCharts(res *results, dir string) (map[string]string, error) {
 			if r == nil || len(r.Series) == 0 {
 				return nil
 			}
-			var xys plotter.XYs
+			// One line segment per run of non-empty buckets: a bucket in which no operation completed breaks
+			// the line (a stall), and the blocked operations show up as the point where it resumes.
+			var segs []plotter.XYs
+			var cur plotter.XYs
 			for _, pt := range r.Series {
 				if pt.MaxMs <= 0 {
+					if len(cur) > 0 {
+						segs, cur = append(segs, cur), nil
+					}
 					continue
 				}
 				v := max(pt.MaxMs, 0.05)
-				xys = append(xys, plotter.XY{X: pt.T, Y: v})
+				cur = append(cur, plotter.XY{X: pt.T, Y: v})
 				ymax = max(ymax, v)
 				ymin = min(ymin, v)
 			}
-			if len(xys) == 0 {
-				return nil
+			if len(cur) > 0 {
+				segs = append(segs, cur)
 			}
-			ln, err := plotter.NewLine(xys)
-			if err != nil {
-				return err
+			legendDone := false
+			for _, seg := range segs {
+				var th plot.Thumbnailer
+				if len(seg) == 1 {
+					sc, err := plotter.NewScatter(seg)
+					if err != nil {
+						return err
+					}
+					sc.GlyphStyle.Color = c
+					sc.GlyphStyle.Radius = vg.Points(2.5)
+					sc.GlyphStyle.Shape = draw.CircleGlyph{}
+					p.Add(sc)
+					th = sc
+				} else {
+					ln, err := plotter.NewLine(seg)
+					if err != nil {
+						return err
+					}
+					ln.Color = c
+					ln.Width = vg.Points(1)
+					p.Add(ln)
+					th = ln
+				}
+				if !legendDone {
+					p.Legend.Add(fmt.Sprintf("%s (migration %.1f s)", label, r.WallMs/1000), th)
+					legendDone = true
+				}
 			}
-			ln.Color = c
-			ln.Width = vg.Points(1)
-			p.Add(ln)
-			p.Legend.Add(fmt.Sprintf("%s (migration %.1f s)", label, r.WallMs/1000), ln)
 			return nil
 		}
 		if err := add(sr.Naive, "naive script", colNaive); err != nil {
@@ -100,7 +126,6 @@ func writeCharts(res *results, dir string) (map[string]string, error) {
 		p.Add(plotter.NewGrid())
 		p.Legend.TextStyle.Font.Size = vg.Points(9)
 		p.Title.TextStyle.Font.Size = vg.Points(10)
-		_ = draw.PosLeft
 		name := chartName(sr)
 		path := filepath.Join(dir, name)
 		if err := p.Save(11*vg.Inch, 4*vg.Inch, path); err != nil {

@@ -51,11 +51,11 @@ func parseFlags() (*options, error) {
 	flag.Float64Var(&o.rate, "rate", 125, "operations per second per writer (paced; 8 x 125 = one write every millisecond)")
 	flag.DurationVar(&o.warm, "warm", 5*time.Second, "write load before the migration starts")
 	flag.DurationVar(&o.cool, "cool", 5*time.Second, "write load after the migration ends")
-	flag.DurationVar(&o.tputDur, "tput", 4*time.Second, "duration of each trigger-overhead throughput sample")
+	flag.DurationVar(&o.tputDur, "tput", 5*time.Second, "duration of each trigger-overhead throughput sample")
 	flag.IntVar(&o.reps, "reps", 20, "repetitions of the nothing-pending Migrate / Validate / golang-migrate Up calls")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "markdown report file (also printed to stdout); empty: stdout only")
 	flag.StringVar(&o.charts, "charts", "docs/bench", "directory for the PNG latency charts")
-	flag.StringVar(&o.jsonOut, "json", "", "raw results file (default: <charts>/results.json)")
+	flag.StringVar(&o.jsonOut, "json", "", "also write the raw results (JSON, rewritten after each server) to this file")
 	flag.StringVar(&o.fromJSON, "from", "", "do not run anything: re-render the report and charts from a results.json")
 	flag.BoolVar(&o.skipNaive, "skip-naive", false, "run only the library (no baseline; ratios are omitted)")
 	flag.StringVar(&o.seed, "seed", "sessionsec", "data seed ([a-z0-9_]); same seed = same rows")
@@ -72,8 +72,8 @@ func parseFlags() (*options, error) {
 			mult, r = 1_000, strings.TrimSuffix(r, "k")
 		}
 		n, err := strconv.Atoi(r)
-		if err != nil || n < 1000 || n*mult > 50_000_000 {
-			return nil, fmt.Errorf("-rows: %q is not a row count between 1000 and 50M", r)
+		if err != nil || n < 1 || n*mult < 1000 || n*mult > 50_000_000 {
+			return nil, fmt.Errorf("-rows: %q is not a row count between 1000 and 50M", *rows)
 		}
 		o.rows = append(o.rows, n*mult)
 	}
@@ -94,9 +94,6 @@ func parseFlags() (*options, error) {
 	if sanitizeIdent(o.seed) != o.seed || o.seed == "" {
 		return nil, fmt.Errorf("-seed must be [a-z0-9_]+")
 	}
-	if o.jsonOut == "" && o.charts != "" {
-		o.jsonOut = filepath.Join(o.charts, "results.json")
-	}
 	return o, nil
 }
 
@@ -115,6 +112,7 @@ func main() {
 		if err == nil {
 			res = &results{}
 			err = json.Unmarshal(b, res)
+			res.Rendered = "re-rendered from that run's raw results (-json / -from) on " + time.Now().UTC().Format(time.RFC3339)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "sessionsec-bench:", err)

@@ -23,6 +23,7 @@ type results struct {
 	CoolS     float64
 	TputS     float64
 	SkipNaive bool
+	Rendered  string `json:",omitempty"` // set when the report was re-rendered with -from
 	Servers   []*serverRes
 }
 

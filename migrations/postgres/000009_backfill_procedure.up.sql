@@ -1,5 +1,6 @@
 -- Backfill for rows that existed before the insert trigger: keyset batches on the primary key (never a
--- giant UPDATE), idempotent and resumable (security_hash IS NULL), one COMMIT per batch.
+-- giant UPDATE), idempotent and resumable (security_hash IS NULL), one COMMIT per batch. The batch bounds come
+-- from the primary key alone (an index-only scan); the UPDATE skips rows already filled.
 CREATE OR REPLACE PROCEDURE BackfillSessionSecurity(p_batch int DEFAULT 5000)
 LANGUAGE plpgsql
 AS $$
@@ -14,12 +15,11 @@ BEGIN
         IF v_last IS NULL THEN
             SELECT max(b.session_id) INTO v_max
             FROM (SELECT session_id FROM sessions
-                  WHERE security_hash IS NULL
                   ORDER BY session_id LIMIT p_batch) b;
         ELSE
             SELECT max(b.session_id) INTO v_max
             FROM (SELECT session_id FROM sessions
-                  WHERE session_id > v_last AND security_hash IS NULL
+                  WHERE session_id > v_last
                   ORDER BY session_id LIMIT p_batch) b;
         END IF;
         EXIT WHEN v_max IS NULL;
