@@ -1,9 +1,6 @@
-//go:build !nolib
-
 package main
 
-// The only file that imports the library's root package (build with -tags nolib to compile the harness while
-// the library does not build; the library runs are then reported as errors).
+// The only file that imports the library's root package: everything the benchmark asks of the library.
 
 import (
 	"context"
@@ -13,8 +10,6 @@ import (
 
 	"github.com/agui-go/sessionsec"
 )
-
-const libAvailable = true
 
 func libMigrate(ctx context.Context, db *sql.DB, dialect string, log *slog.Logger) error {
 	return sessionsec.Migrate(ctx, db, sessionsec.WithLogger(log), sessionsec.WithDialect(dialect))

@@ -119,9 +119,6 @@ func main() {
 			os.Exit(1)
 		}
 	} else {
-		if !libAvailable {
-			fmt.Fprintln(os.Stderr, "sessionsec-bench: WARNING: built with -tags nolib; library runs will fail")
-		}
 		var srvs []server
 		for _, k := range o.servers {
 			s, err := loadServer(k)

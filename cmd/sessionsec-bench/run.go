@@ -117,9 +117,6 @@ func runServer(ctx context.Context, s server, n int, o *options) *serverRes {
 		sr.Naive = runMode(ctx, s, admin, base+"_naive", "naive", n, o, nil)
 	}
 	sr.Lib = runMode(ctx, s, admin, base+"_lib", "library", n, o, func(dbName string, db *sql.DB, obs *sql.DB) {
-		if !libAvailable {
-			return
-		}
 		logf("%s: nothing-pending calls x%d", s.Key, o.reps)
 		var err error
 		sr.NoopMigrate, sr.NoopFresh, sr.Validate, sr.UpOnly, sr.NewUp, err = s.noopBench(ctx, dbName, o.reps, quietLogger(false))
