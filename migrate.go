@@ -232,6 +232,10 @@ func (r *runner) recover(ctx context.Context, v uint) error {
 	}
 	log.WarnContext(ctx, "sessionsec: found an interrupted step; re-running it (the step is idempotent or atomic)",
 		"version", v, "step", step.Up)
+	// golang-migrate refuses to run on a dirty version: move back to the state before the step.
+	if err := r.m.Force(r.p.previous(v)); err != nil {
+		return &DirtyError{Version: v, Name: step.Up, State: "clearing the dirty flag failed", Err: serverError(err), Fix: r.fix(step)}
+	}
 	r.recovering = true
 	if err := r.up(ctx, step); err != nil {
 		var se *StepError
@@ -284,12 +288,6 @@ func (r *runner) run(ctx context.Context, step Step, dir string, n int, retryFro
 	backoff := r.t.cfg.backoff
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
-		if dir == "up" && r.recovering {
-			// golang-migrate refuses to run on a dirty version: move back to the state before the step.
-			if err := r.m.Force(retryFrom); err != nil {
-				return fmt.Errorf("%w: resetting the dirty flag before %s: %w", ErrStepFailed, file, serverError(err))
-			}
-		}
 		err := r.m.Steps(n)
 		if err == nil {
 			log.InfoContext(ctx, "sessionsec: step done", "direction", dir, "version", step.Version, "step", file,
