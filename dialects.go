@@ -81,7 +81,7 @@ func (t *target) ping(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%w: %v (is the *sql.DB closed, or the server down?)", ErrNoDatabase, err)
+		return fmt.Errorf("%w: %v (check that the *sql.DB is open, the server is up and the credentials are right)", ErrNoDatabase, err)
 	}
 	return nil
 }

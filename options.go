@@ -12,17 +12,16 @@ import (
 type Option func(*config) error
 
 type config struct {
-	dialect       string
-	table         string
-	logger        *slog.Logger
-	lockWait      time.Duration // per-statement bound on waiting for table locks
-	retries       int           // DDL retries after a lock-wait timeout
-	backoff       time.Duration // first retry delay; doubles, capped at maxBackoff
-	allowAhead    bool
-	pollInterval  time.Duration // lock polling interval cap
-	expectAbsent  bool          // Validate: confirm a complete rollback
-	stepHook      func(version uint, phase string)
-	skipPreflight bool
+	dialect      string
+	table        string
+	logger       *slog.Logger
+	lockWait     time.Duration // per-statement bound on waiting for table locks
+	retries      int           // DDL retries after a lock-wait timeout
+	backoff      time.Duration // first retry delay; doubles, capped at maxBackoff
+	allowAhead   bool
+	pollInterval time.Duration // lock polling interval cap
+	expectAbsent bool          // Validate: confirm a complete rollback
+	stepHook     func(version uint, phase string)
 }
 
 const maxBackoff = 10 * time.Second
