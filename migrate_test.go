@@ -110,16 +110,7 @@ func verifyHashes(t *testing.T, d *testdb.DB, want int) {
 		if err := rows.Scan(&id, &user, &created, &hash, &key, &version, &risk, &validated); err != nil {
 			t.Fatal(err)
 		}
-		var up *string
-		if user.Valid {
-			up = &user.String
-		}
-		var epoch *int64
-		if created != nil {
-			e := schema.EpochOf(asTime(t, created), true)
-			epoch = &e
-		}
-		if wantHash := schema.SecurityHash(&id, up, epoch); hash.String != wantHash {
+		if wantHash := testdb.ExpectedHash(id, user, timeOrNil(t, created), true); hash.String != wantHash {
 			t.Fatalf("row %q: security_hash %q, recomputed %q", id, hash.String, wantHash)
 		}
 		if !strings.HasPrefix(id, "test-") && key.String != schema.Expected.DefaultKeyID {
@@ -136,6 +127,15 @@ func verifyHashes(t *testing.T, d *testdb.DB, want int) {
 	if n != want {
 		t.Fatalf("verified %d rows, want %d", n, want)
 	}
+}
+
+// timeOrNil converts a scanned timestamp (time.Time, or text on SQLite) to a pointer, nil for NULL.
+func timeOrNil(t *testing.T, v any) *time.Time {
+	if v == nil {
+		return nil
+	}
+	ts := asTime(t, v)
+	return &ts
 }
 
 func asTime(t *testing.T, v any) time.Time {
@@ -216,14 +216,8 @@ func runbookChecks(t *testing.T, d *testdb.DB, rows int) {
 	if !hash.Valid || len(hash.String) != 64 || version != 1 {
 		t.Fatalf("trigger test: security_hash %v, security_version %d", hash, version)
 	}
-	user := "test-user"
-	var epoch *int64
-	if created != nil {
-		e := schema.EpochOf(asTime(t, created), d.Server.Dialect != "postgres")
-		epoch = &e
-	}
-	id := "test-session"
-	if want := schema.SecurityHash(&id, &user, epoch); hash.String != want {
+	user := sql.NullString{String: "test-user", Valid: true}
+	if want := testdb.ExpectedHash("test-session", user, timeOrNil(t, created), d.Server.Dialect != "postgres"); hash.String != want {
 		t.Fatalf("trigger hash %s, recomputed %s", hash.String, want)
 	}
 	if _, err := d.DB.ExecContext(ctx, "DELETE FROM sessions WHERE session_id = 'test-session'"); err != nil {

@@ -145,16 +145,11 @@ func checkHashes(t *testing.T, ctx context.Context, db *sql.DB, where string) in
 		if err := rows.Scan(&id, &user, &created, &hash); err != nil {
 			t.Fatal(err)
 		}
-		var u *string
-		if user.Valid {
-			u = &user.String
-		}
-		var e *int64
+		var c *time.Time
 		if created.Valid {
-			v := schema.EpochOf(created.Time, true)
-			e = &v
+			c = &created.Time
 		}
-		if want := schema.SecurityHash(&id, u, e); hash.String != want {
+		if want := testdb.ExpectedHash(id, user, c, true); hash.String != want {
 			t.Errorf("row %q: security_hash %q, want %q", id, hash.String, want)
 		}
 		n++

@@ -15,32 +15,12 @@ import (
 	"strings"
 
 	"github.com/agui-go/sessionsec/migrations"
+	"github.com/agui-go/sessionsec/schema"
 )
 
 type naiveStep struct {
 	Name string
 	SQL  string
-}
-
-var colComments = [][2]string{
-	{"security_hash", "SHA-256 integrity hash over the canonical session fields (sessionsec/v1)"},
-	{"encryption_key_id", "Identifier of the external encryption key protecting this session"},
-	{"created_ip_hash", "SHA-256 of the client IP that created the session (privacy-preserving binding)"},
-	{"security_version", "Version of the session security implementation"},
-	{"last_validated_at", "When the session was last validated"},
-	{"risk_score", "Session risk score, 0 (none) to 100 (highest)"},
-}
-
-type indexDef struct{ name, cols, where string }
-
-var indexDefs = []indexDef{
-	{"idx_sessions_security_hash", "security_hash", "security_hash IS NOT NULL"},
-	{"idx_sessions_encryption_key", "encryption_key_id", "encryption_key_id IS NOT NULL"},
-	{"idx_sessions_ip_hash", "created_ip_hash", "created_ip_hash IS NOT NULL"},
-	{"idx_sessions_security_version", "security_version", ""},
-	{"idx_sessions_last_validated", "last_validated_at", "last_validated_at IS NOT NULL"},
-	{"idx_sessions_risk_score", "risk_score", "risk_score > 0"},
-	{"idx_sessions_security_composite", "security_version, risk_score, last_validated_at", "security_hash IS NOT NULL"},
 }
 
 // libFile is an up file of the embedded migrations.
@@ -97,6 +77,12 @@ func (s server) hashExpr() string {
 	return "session_security_hash(session_id, user_id, FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', created_at) / 1000000))"
 }
 
+// comment is the documented comment of a security column (schema.Expected is the one source).
+func comment(column string) string {
+	c, _ := schema.Expected.Column(column)
+	return c.Comment
+}
+
 func (s server) naiveSteps() ([]naiveStep, error) {
 	files, err := libUpFiles(s.Dialect)
 	if err != nil {
@@ -113,8 +99,8 @@ func (s server) naiveSteps() ([]naiveStep, error) {
     ADD COLUMN last_validated_at timestamptz NULL,
     ADD COLUMN risk_score smallint NOT NULL DEFAULT 0 ` + check})
 		var c []string
-		for _, cc := range colComments {
-			c = append(c, fmt.Sprintf("COMMENT ON COLUMN sessions.%s IS '%s'", cc[0], cc[1]))
+		for _, col := range schema.Expected.SecurityColumns {
+			c = append(c, fmt.Sprintf("COMMENT ON COLUMN sessions.%s IS '%s'", col.Name, col.Comment))
 		}
 		steps = append(steps, naiveStep{"COMMENT ON COLUMN x6", strings.Join(c, ";\n")})
 	} else {
@@ -130,7 +116,8 @@ func (s server) naiveSteps() ([]naiveStep, error) {
     ADD COLUMN security_version INT NOT NULL DEFAULT 1 COMMENT '%s',
     ADD COLUMN last_validated_at DATETIME(6) NULL COMMENT '%s',
     ADD COLUMN risk_score SMALLINT NOT NULL DEFAULT 0%s COMMENT '%s'`,
-				colComments[0][1], colComments[1][1], colComments[2][1], colComments[3][1], colComments[4][1], riskCheck, colComments[5][1])})
+				comment("security_hash"), comment("encryption_key_id"), comment("created_ip_hash"),
+				comment("security_version"), comment("last_validated_at"), riskCheck, comment("risk_score"))})
 		if s.Key == "mariadb" {
 			steps = append(steps, naiveStep{"ALTER TABLE ADD CONSTRAINT CHECK risk_score",
 				"ALTER TABLE sessions ADD CONSTRAINT sessions_risk_score_range CHECK (risk_score BETWEEN 0 AND 100)"})
@@ -150,12 +137,12 @@ func (s server) naiveSteps() ([]naiveStep, error) {
        encryption_key_id = COALESCE(encryption_key_id, 'migration-default-key'),
        last_validated_at = COALESCE(last_validated_at, %s)
  WHERE security_hash IS NULL`, s.hashExpr(), now)})
-	for _, ix := range indexDefs {
-		q := fmt.Sprintf("CREATE INDEX %s ON sessions (%s)", ix.name, ix.cols)
-		if s.Dialect == "postgres" && ix.where != "" {
-			q += " WHERE " + ix.where
+	for _, ix := range schema.Expected.Indexes { // plain CREATE INDEX, one per statement, as the original
+		q := fmt.Sprintf("CREATE INDEX %s ON sessions (%s)", ix.Name, strings.Join(ix.Columns, ", "))
+		if s.Dialect == "postgres" && ix.Partial != nil {
+			q += " WHERE " + ix.Partial.String()
 		}
-		steps = append(steps, naiveStep{"CREATE INDEX " + ix.name, q})
+		steps = append(steps, naiveStep{"CREATE INDEX " + ix.Name, q})
 	}
 	for _, g := range []struct {
 		re   *regexp.Regexp

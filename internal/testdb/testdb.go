@@ -24,6 +24,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // pgx stdlib, for the "pgx" driver variant
 	_ "github.com/lib/pq"              // lib/pq, the default PostgreSQL driver
 	_ "modernc.org/sqlite"             // embedded SQLite
+
+	"github.com/agui-go/sessionsec/schema"
 )
 
 // Server is one server kind the suite knows.
@@ -198,4 +200,20 @@ func newSQLite(t testing.TB, s Server) *DB {
 	t.Cleanup(func() { _ = db.Close() })
 	return &DB{Server: s, DB: db, Name: path, DSN: dsn, DriverName: "sqlite",
 		CLIURL: fmt.Sprintf("sqlite://%s", path)}
+}
+
+// ExpectedHash recomputes a row's security_hash from its values as scanned, with schema.SecurityHash: the
+// one independent verifier every dialect's test checks triggers and backfills against. created is nil for
+// NULL; wallClockUTC as for schema.EpochOf.
+func ExpectedHash(id string, user sql.NullString, created *time.Time, wallClockUTC bool) string {
+	var u *string
+	if user.Valid {
+		u = &user.String
+	}
+	var epoch *int64
+	if created != nil {
+		e := schema.EpochOf(*created, wallClockUTC)
+		epoch = &e
+	}
+	return schema.SecurityHash(&id, u, epoch)
 }
