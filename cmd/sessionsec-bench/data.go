@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -24,29 +25,27 @@ func sessionID(seed string, i int) string {
 	return hex.EncodeToString(h[:])[:40]
 }
 
-func (s server) createTableSQL() string {
-	if s.Dialect == "postgres" {
-		return `CREATE TABLE sessions (
-    session_id       varchar(255) PRIMARY KEY,
-    user_id          varchar(255) NULL,
-    created_at       timestamptz  NOT NULL DEFAULT now(),
-    expires_at       timestamptz  NULL,
-    last_accessed_at timestamptz  NULL)`
+// createTableSQL is the library's own first step, the base sessions table: both runs start from the table
+// an application would have, and its definition lives in one place.
+func (s server) createTableSQL() (string, error) {
+	files, err := libUpFiles(s.Dialect)
+	if err != nil {
+		return "", err
 	}
-	return `CREATE TABLE sessions (
-    session_id       VARCHAR(255) NOT NULL,
-    user_id          VARCHAR(255) NULL,
-    created_at       DATETIME(6)  NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-    expires_at       DATETIME(6)  NULL,
-    last_accessed_at DATETIME(6)  NULL,
-    PRIMARY KEY (session_id)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`
+	if len(files) == 0 || !strings.Contains(files[0].sql, "CREATE TABLE IF NOT EXISTS sessions") {
+		return "", fmt.Errorf("migrations/%s: the first step does not create the sessions table", s.Dialect)
+	}
+	return files[0].sql, nil
 }
 
 // buildTable creates sessions with n rows and refreshes statistics. It returns the time taken.
 func (s server) buildTable(ctx context.Context, db *sql.DB, n int, seed string) (time.Duration, error) {
 	start := time.Now()
-	if _, err := db.ExecContext(ctx, s.createTableSQL()); err != nil {
+	ddl, err := s.createTableSQL()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := db.ExecContext(ctx, ddl); err != nil {
 		return 0, fmt.Errorf("create sessions: %w", err)
 	}
 	seedLit := sanitizeIdent(seed)
