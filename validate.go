@@ -2,73 +2,69 @@ package sessionsec
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/agui-go/sessionsec/internal/dialect"
 	"github.com/agui-go/sessionsec/schema"
 )
 
-// Report is the result of Validate: every problem found, not just the first.
-type Report struct {
-	Dialect    string
-	Server     string // flavor and version, e.g. "MySQL 9.7.4"
-	Version    uint   // applied migration version (0 with HasVersion false: none)
-	HasVersion bool
-	Dirty      bool
-	Latest     uint // newest version this binary has
-	RolledBack bool // the report checks a complete rollback (ExpectRolledBack)
-	Problems   []string
+// Which families an existing column may have to count as the change's column of a logical type, besides
+// the family of the type the change creates (the hand-run script made security_hash a VARCHAR(64) and
+// last_validated_at a TIMESTAMP; both work).
+var typeFamilies = map[schema.Type][]dialect.Family{
+	schema.TypeSessionID: {dialect.FamText, dialect.FamBinary},
+	schema.TypeTimestamp: {dialect.FamInstant, dialect.FamWallClock, dialect.FamTimeText},
+	schema.TypeHash:      {dialect.FamText},
+	schema.TypeKeyID:     {dialect.FamText},
+	schema.TypeVersion:   {dialect.FamInteger},
+	schema.TypeRiskScore: {dialect.FamInteger},
+	schema.TypeAuditID:   {dialect.FamInteger},
+	schema.TypeAction:    {dialect.FamText},
+	schema.TypeDetails:   {dialect.FamJSON, dialect.FamText},
 }
 
-// OK reports whether no problem was found.
-func (r *Report) OK() bool { return len(r.Problems) == 0 }
+// minLength is the shortest text column that can hold each logical type's values.
+var minLength = map[schema.Type]int{schema.TypeHash: 64, schema.TypeKeyID: 32, schema.TypeAction: 32, schema.TypeSessionID: 64}
 
-// String renders the report for logs and operators.
-func (r *Report) String() string {
-	what := "schema"
-	if r.RolledBack {
-		what = "rollback"
+var defaultTexts = map[schema.Default]string{schema.DefaultOne: "1", schema.DefaultZero: "0", schema.DefaultNow: "now"}
+
+// columnAccepts judges an existing column against the change's declaration of it: ok when it can do the
+// column's job; note says how it differs from what the change would have created.
+func columnAccepts(d dialect.Renderer, want schema.Column, got *dialect.Column) (ok bool, note string) {
+	ours := d.Family(d.ColumnType(want.Type))
+	if got.Family != ours && !slices.Contains(typeFamilies[want.Type], got.Family) {
+		return false, ""
 	}
-	version := "none"
-	if r.HasVersion {
-		version = fmt.Sprint(r.Version)
-		if r.Dirty {
-			version += " (dirty)"
-		}
+	if got.Family == dialect.FamText && got.Length > 0 && got.Length < minLength[want.Type] {
+		return false, ""
 	}
-	head := fmt.Sprintf("%s on %s (%s): migration version %s of %d", what, r.Server, r.Dialect, version, r.Latest)
-	if r.OK() {
-		return head + ": valid"
+	var notes []string
+	if wd, ok := defaultTexts[want.Default]; ok && (got.Default == nil || !strings.EqualFold(*got.Default, wd)) {
+		return false, ""
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d problem(s):", head, len(r.Problems))
-	for _, p := range r.Problems {
-		b.WriteString("\n  - ")
-		b.WriteString(p)
+	if got.Family != ours {
+		notes = append(notes, "type "+got.Type+" (the change creates "+strings.ToLower(d.ColumnType(want.Type))+")")
 	}
-	return b.String()
+	if !want.Nullable && got.Nullable {
+		notes = append(notes, "nullable (the change creates it NOT NULL; the triggers fill it)")
+	}
+	if want.Comment != "" && got.Comment != "" && got.Comment != want.Comment {
+		notes = append(notes, fmt.Sprintf("comment %q", got.Comment))
+	}
+	return true, strings.Join(notes, ", ")
 }
 
-// Validate checks the connected database (its current schema only) against the schema the migrations
-// produce - every column's type, nullability and default, every index's columns, order, uniqueness,
-// partial predicate and validity, both triggers, the routines, the audit and archive tables, the
-// risk-score rule, and the migration version and dirty flag - in a fixed, small number of catalog queries.
-// With ExpectRolledBack it confirms instead that nothing of the change is left.
-//
-// The report lists every problem; the error is a *ValidationError matching ErrValidation when there is
-// any, or another error when the database could not be read.
-func Validate(ctx context.Context, db *sql.DB, opts ...Option) (*Report, error) {
-	t, err := resolve(ctx, db, opts)
+func (p *Provider) validateCall(ctx context.Context, cfg config) (*Report, error) {
+	// A connection of its own, with the dialect's session settings: the result must not depend on the
+	// caller's sql_mode, time zone or autocommit. It is discarded afterwards.
+	s, err := p.open(ctx, cfg, true)
 	if err != nil {
 		return nil, err
 	}
-	p, err := loadPlan(t.d.Name())
-	if err != nil {
-		return nil, err
-	}
-	rep, err := t.validate(ctx, db, p)
+	defer s.close()
+	rep, err := p.validate(ctx, s.conn, cfg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -78,116 +74,63 @@ func Validate(ctx context.Context, db *sql.DB, opts ...Option) (*Report, error) 
 	return rep, nil
 }
 
-func (t *target) validate(ctx context.Context, q dialect.Querier, p *plan) (*Report, error) {
-	srv, err := t.d.Identify(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("%w: identifying the server: %w", ErrNoDatabase, err)
-	}
-	st, err := t.readVersion(ctx, q)
+// validate checks the database against the objects of the applied steps (or their absence).
+func (p *Provider) validate(ctx context.Context, q dialect.Querier, cfg config, _ *facts) (*Report, error) {
+	st, err := p.readVersion(ctx, q, cfg)
 	if err != nil {
 		return nil, err
 	}
-	got, err := t.d.Snapshot(ctx, q, tableNames(schema.Expected))
+	f, err := p.inspect(ctx, q, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading the catalog: %w", ErrNoDatabase, err)
+		return nil, err
 	}
-	rep := &Report{Dialect: t.d.Name(), Server: srv.Flavor + " " + srv.Version, Version: st.Version,
-		HasVersion: st.HasVersion, Dirty: st.Dirty, Latest: p.latest(), RolledBack: t.cfg.expectAbsent}
-	want := t.d.Expected(schema.Expected)
-	// The base columns of sessions belong to the application in both directions: present, any shape.
-	rep.Problems = append(rep.Problems, baseColumnProblems(want, got)...)
-
-	if t.cfg.expectAbsent {
-		if st.HasVersion || st.Dirty {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("table %s: want no applied version, got %s", t.cfg.table, versionText(st)))
-		}
-		for _, m := range dialect.Absent(want, got, schema.Expected.Sessions) {
-			rep.Problems = append(rep.Problems, m.String())
-		}
+	top := latest(cfg)
+	rep := &Report{Dialect: p.d.Name(), Server: f.srv.String(), Schema: f.cat.Schema, Layout: f.t.Layout.String(),
+		Version: st.Version, HasVersion: st.HasVersion, Dirty: st.Dirty, Latest: top, RolledBack: cfg.expectAbsent}
+	add := func(obj, want, got, fix string) {
+		rep.Problems = append(rep.Problems, Mismatch{Object: obj, Want: want, Got: got, Fix: fix})
+	}
+	if f.layoutProblem != nil {
+		add(f.layoutProblem.Object, "a known layout", f.layoutProblem.Message, f.layoutProblem.Fix)
 		return rep, nil
 	}
-
+	if cfg.expectAbsent {
+		if st.HasVersion || st.Dirty {
+			add("table "+cfg.migrationsTable, "no applied version", versionText(st), "Rollback again")
+		}
+		absentProblems(p.d, f, add)
+		return rep, nil
+	}
+	applied := uint(0)
 	switch {
 	case !st.HasVersion:
-		rep.Problems = append(rep.Problems, fmt.Sprintf("table %s: want version %d, got no applied version (run Migrate)", t.cfg.table, p.latest()))
-	case st.Dirty || st.Version != p.latest():
-		rep.Problems = append(rep.Problems, fmt.Sprintf("table %s: want version %d clean, got %s", t.cfg.table, p.latest(), versionText(st)))
+		add("table "+cfg.migrationsTable, fmt.Sprintf("version %d", top), "no applied version", "run Migrate")
+	case st.Dirty:
+		add("table "+cfg.migrationsTable, fmt.Sprintf("version %d clean", top), versionText(st), "run Migrate (it finishes the interrupted step) or Rollback")
+		applied = st.Version - 1
+	case st.Version > top:
+		add("table "+cfg.migrationsTable, fmt.Sprintf("version %d at most", top), versionText(st), "deploy the binary that applied it")
+		applied = top
+	default:
+		applied = st.Version
+		if st.Version < top {
+			add("table "+cfg.migrationsTable, fmt.Sprintf("version %d", top), versionText(st), "run Migrate")
+		}
 	}
-	for _, m := range dialect.Diff(want, got) {
-		rep.Problems = append(rep.Problems, m.String())
+	for _, step := range f.t.Steps() {
+		if step.Version > applied {
+			break
+		}
+		stepProblems(p.d, f, step, rep, add)
 	}
-	rep.Problems = append(rep.Problems, mirrorProblems(got)...)
 	return rep, nil
-}
-
-// baseColumnProblems checks that the base columns of sessions exist, whatever their shape (an existing
-// table is the application's: only the security columns are ours to define), and removes them from want.
-func baseColumnProblems(want, got *dialect.Snapshot) []string {
-	name := schema.Expected.Sessions
-	wt := want.Tables[name]
-	if wt == nil {
-		return nil
-	}
-	var ours []*dialect.Column
-	for _, c := range wt.Columns {
-		if _, security := securityColumn(c.Name); security {
-			ours = append(ours, c)
-		}
-	}
-	trimmed := *wt
-	trimmed.Columns = ours
-	want.Tables[name] = &trimmed
-	gt := got.Tables[name]
-	if gt == nil {
-		return nil // Diff reports the missing table
-	}
-	var out []string
-	for _, c := range schema.Expected.BaseColumns {
-		if gt.Column(c.Name) == nil {
-			out = append(out, fmt.Sprintf("column %s.%s: want present, got missing", name, c.Name))
-		}
-	}
-	return out
-}
-
-func securityColumn(name string) (schema.Column, bool) {
-	for _, c := range schema.Expected.SecurityColumns {
-		if c.Name == name {
-			return c, true
-		}
-	}
-	return schema.Column{}, false
-}
-
-// mirrorProblems checks that the archive has exactly the columns of sessions, in order and type, so that
-// INSERT INTO sessions_archive SELECT * FROM sessions works.
-func mirrorProblems(got *dialect.Snapshot) []string {
-	var out []string
-	sessions := got.Tables[schema.Expected.Sessions]
-	for _, tbl := range schema.Expected.Tables {
-		if !tbl.MirrorsSessions {
-			continue
-		}
-		archive := got.Tables[tbl.Name]
-		if sessions == nil || archive == nil {
-			continue // reported as missing by Diff
-		}
-		if len(archive.Columns) != len(sessions.Columns) {
-			out = append(out, fmt.Sprintf("table %s: want the %d columns of %s, got %d", tbl.Name, len(sessions.Columns), sessions.Name, len(archive.Columns)))
-			continue
-		}
-		for i, c := range sessions.Columns {
-			a := archive.Columns[i]
-			if a.Name != c.Name || !strings.EqualFold(a.Type, c.Type) {
-				out = append(out, fmt.Sprintf("table %s column %d: want %s %s (as in %s), got %s %s", tbl.Name, i+1, c.Name, c.Type, sessions.Name, a.Name, a.Type))
-			}
-		}
-	}
-	return out
 }
 
 func versionText(st dialect.VersionState) string {
 	if !st.HasVersion {
+		if st.Dirty {
+			return "no version (dirty)"
+		}
 		return "no version"
 	}
 	s := fmt.Sprint(st.Version)
@@ -195,4 +138,187 @@ func versionText(st dialect.VersionState) string {
 		s += " (dirty)"
 	}
 	return s
+}
+
+type addFunc func(obj, want, got, fix string)
+
+// stepProblems checks the objects one applied step should have left.
+func stepProblems(d dialect.Dialect, f *facts, step schema.Step, rep *Report, add addFunc) {
+	t, cat := f.t, f.cat
+	n := t.Names
+	tbl := cat.Tables[n.Table]
+	const rerun = "run Migrate with WithReapply() (the command: up -reapply)"
+	switch step.Kind {
+	case schema.StepCreateTable:
+		if tbl == nil {
+			add("table "+n.Table, "present", "missing", "run Migrate")
+			return
+		}
+		for _, r := range schema.Roles {
+			if c := t.Col(r); c != "" && tbl.Column(c) == nil {
+				add("column "+n.Table+"."+c, "present ("+r.String()+")", "missing", "restore the column")
+			}
+		}
+	case schema.StepAddColumns, schema.StepExtra:
+		cols := schema.Change.Columns
+		if step.Kind == schema.StepExtra {
+			cols = step.Extra.Columns
+		}
+		for _, c := range cols {
+			obj := "column " + n.Table + "." + c.Name
+			gc := tbl.Column(c.Name)
+			if gc == nil {
+				add(obj, "present", "missing", rerun)
+				continue
+			}
+			if ok, note := columnAccepts(d, c, gc); !ok {
+				add(obj, "a column for "+typeText(c.Type)+defaultWant(c), gc.Type+defaultGot(gc), "convert it to "+d.ColumnType(c.Type))
+			} else if note != "" {
+				rep.Notes = append(rep.Notes, obj+": "+note+": accepted as equivalent")
+			}
+		}
+	case schema.StepAuditLog:
+		a := cat.Tables[n.AuditLog]
+		if a == nil {
+			add("table "+n.AuditLog, "present", "missing", rerun)
+			break
+		}
+		for _, c := range schema.Change.AuditColumns {
+			gc := a.Column(c.Name)
+			if gc == nil {
+				add("column "+n.AuditLog+"."+c.Name, "present", "missing", "restore the column, or retire the table and run Migrate")
+			} else if ok, _ := columnAccepts(d, c, gc); !ok {
+				add("column "+n.AuditLog+"."+c.Name, "a column for "+typeText(c.Type), gc.Type, "convert it to "+d.ColumnType(c.Type))
+			}
+		}
+	case schema.StepArchive:
+		a := cat.Tables[n.Archive]
+		if a == nil {
+			add("table "+n.Archive, "present", "missing", rerun)
+			break
+		}
+		var behind []string
+		for _, c := range tbl.Columns {
+			if a.Column(c.Name) == nil {
+				behind = append(behind, c.Name)
+			}
+		}
+		if len(behind) > 0 {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("table %s lacks %s, which %s has: the archive task adds them before it copies; until then INSERT ... SELECT * into it fails",
+				n.Archive, strings.Join(behind, ", "), n.Table))
+		}
+	}
+	objs := d.Objects(t, step, f.srv)
+	for _, want := range objs.Indexes {
+		obj := "index " + want.Name
+		got := findIndex(cat, want)
+		switch {
+		case got == nil:
+			add(obj, "present", "missing", rerun)
+		case !got.Valid:
+			add(obj, "valid", "INVALID (an interrupted CREATE INDEX CONCURRENTLY)", rerun)
+		case !sameIndex(want, got):
+			add(obj, indexText(want), indexText(got), "drop it and "+rerun)
+		}
+	}
+	for _, want := range objs.Triggers {
+		obj := "trigger " + want.Name
+		got := cat.Trigger(want.Table, want.Name)
+		switch {
+		case got == nil:
+			add(obj, fmt.Sprintf("%s %s ON %s", want.Timing, want.Event, want.Table), "missing", rerun)
+		case !strings.EqualFold(got.Timing, want.Timing) || !strings.EqualFold(got.Event, want.Event):
+			add(obj, fmt.Sprintf("%s %s", want.Timing, want.Event), fmt.Sprintf("%s %s", got.Timing, got.Event), rerun)
+		case !sameBody(got.Body, want.Body):
+			add(obj, "the definition of step "+fmt.Sprint(step.Version), "another definition (changed by hand, or left by an older release)", rerun)
+		}
+	}
+	for _, want := range objs.Routines {
+		obj := strings.ToLower(want.Kind) + " " + want.Name
+		got := cat.Routine(want.Name)
+		switch {
+		case got == nil:
+			add(obj, "present", "missing", rerun)
+		case !strings.EqualFold(got.Kind, want.Kind):
+			add(obj, want.Kind, got.Kind, "drop it and "+rerun)
+		case got.Body != "" && !sameBody(got.Body, want.Body):
+			add(obj, "the definition of step "+fmt.Sprint(step.Version), "another definition (changed by hand, or left by an older release)", rerun)
+		}
+	}
+	for _, want := range objs.Checks {
+		obj := "constraint " + want.Name
+		got := cat.Check(want.Name)
+		switch {
+		case got == nil:
+			add(obj, "CHECK "+want.Expr, "missing", rerun)
+		case !sameCheck(got.Expr, want.Expr):
+			add(obj, "CHECK "+want.Expr, "CHECK "+got.Expr, "drop it and "+rerun)
+		case want.Validated && !got.Validated:
+			add(obj, "validated", "NOT VALID", rerun)
+		}
+	}
+}
+
+func defaultWant(c schema.Column) string {
+	if d, ok := defaultTexts[c.Default]; ok {
+		return " with default " + d
+	}
+	return ""
+}
+
+func defaultGot(c *dialect.Column) string {
+	if c.Default == nil {
+		return " without a default"
+	}
+	return " default " + *c.Default
+}
+
+func indexText(ix *dialect.Index) string {
+	s := "(" + strings.Join(ix.Columns, ", ") + ")"
+	if ix.Unique {
+		s = "UNIQUE " + s
+	}
+	if ix.Predicate != "" {
+		s += " WHERE " + ix.Predicate
+	}
+	return s
+}
+
+// absentProblems confirms a complete rollback: nothing of steps 2 and later is left.
+func absentProblems(d dialect.Dialect, f *facts, add addFunc) {
+	t, cat := f.t, f.cat
+	n := t.Names
+	const fix = "run Rollback again"
+	present, _ := securityPresent(cat, n.Table)
+	for _, c := range present {
+		add("column "+n.Table+"."+c, "absent", "present", fix)
+	}
+	for _, name := range []string{n.AuditLog, n.Archive} {
+		if cat.Tables[name] != nil {
+			add("table "+name, "absent (kept as "+name+"_retired_<ts> when it held rows)", "present", fix)
+		}
+	}
+	for _, step := range t.Steps() {
+		objs := d.Objects(t, step, f.srv)
+		for _, ix := range objs.Indexes {
+			if ix.Table == n.Table && findIndex(cat, ix) != nil {
+				add("index "+ix.Name, "absent", "present", fix)
+			}
+		}
+		for _, tr := range objs.Triggers {
+			if cat.Trigger(tr.Table, tr.Name) != nil {
+				add("trigger "+tr.Name, "absent", "present", fix)
+			}
+		}
+		for _, r := range objs.Routines {
+			if cat.Routine(r.Name) != nil {
+				add(strings.ToLower(r.Kind)+" "+r.Name, "absent", "present", fix)
+			}
+		}
+		for _, c := range objs.Checks {
+			if cat.Check(c.Name) != nil {
+				add("constraint "+c.Name, "absent", "present", fix)
+			}
+		}
+	}
 }

@@ -2,6 +2,8 @@ package mysql
 
 import (
 	"errors"
+	"regexp"
+	"strconv"
 
 	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/golang-migrate/migrate/v4/database"
@@ -9,16 +11,14 @@ import (
 
 // Server error numbers this package classifies.
 const (
-	errDupFieldName      = 1060 // ER_DUP_FIELDNAME: ADD COLUMN of an existing column
-	errDupKeyName        = 1061 // ER_DUP_KEYNAME: ADD INDEX with an existing name
-	errTableExists       = 1050 // ER_TABLE_EXISTS_ERROR
-	errSPAlreadyExists   = 1304 // ER_SP_ALREADY_EXISTS: CREATE PROCEDURE/FUNCTION without IF NOT EXISTS
-	errTrgAlreadyExists  = 1359 // ER_TRG_ALREADY_EXISTS
-	errDupConstraintName = 3822 // ER_CHECK_CONSTRAINT_DUP_NAME (MySQL)
-	errLockWaitTimeout   = 1205 // ER_LOCK_WAIT_TIMEOUT: row locks and, for DDL, metadata locks (lock_wait_timeout)
-	errLockDeadlock      = 1213 // ER_LOCK_DEADLOCK: the statement was rolled back, a retry is safe
-	errBinlogRoutines    = 1419 // ER_BINLOG_CREATE_ROUTINE_NEED_SUPER
-	errNoSuchTable       = 1146 // ER_NO_SUCH_TABLE
+	errDupFieldName    = 1060 // ER_DUP_FIELDNAME: ADD COLUMN of an existing column
+	errDupKeyName      = 1061 // ER_DUP_KEYNAME: ADD INDEX with an existing name
+	errCantDropField   = 1091 // ER_CANT_DROP_FIELD_OR_KEY
+	errLockWaitTimeout = 1205 // ER_LOCK_WAIT_TIMEOUT: row locks and, for DDL, metadata locks (lock_wait_timeout)
+	errLockDeadlock    = 1213 // ER_LOCK_DEADLOCK: the statement was rolled back, a retry is safe
+	errBinlogRoutines  = 1419 // ER_BINLOG_CREATE_ROUTINE_NEED_SUPER
+	errNoSuchTable     = 1146 // ER_NO_SUCH_TABLE
+	errRowIsReferenced = 1451 // ER_ROW_IS_REFERENCED_2: a child row (FOREIGN KEY ... RESTRICT) blocks a DELETE
 )
 
 // serverError finds the go-sql-driver error inside err, looking through fmt.Errorf / errors.Join chains
@@ -44,37 +44,39 @@ func serverError(err error) *gomysql.MySQLError {
 	return nil
 }
 
-// ErrorNumber returns the MySQL server error number inside err, or 0.
-func ErrorNumber(err error) uint16 {
+// errorNumber returns the MySQL server error number inside err, or 0.
+func errorNumber(err error) uint16 {
 	if me := serverError(err); me != nil {
 		return me.Number
 	}
 	return 0
 }
 
-// IsAlreadyApplied reports whether err, from re-running an up step, proves the step had been applied:
-// duplicate column (1060), duplicate index name (1061), table exists (1050), routine exists (1304),
-// trigger exists (1359), duplicate CHECK constraint name (3822).
-func (*Dialect) IsAlreadyApplied(err error) bool {
-	switch ErrorNumber(err) {
-	case errDupFieldName, errDupKeyName, errTableExists, errSPAlreadyExists, errTrgAlreadyExists,
-		errDupConstraintName:
-		return true
-	}
-	return false
-}
-
 // IsLockTimeout reports a lock-wait timeout (1205: lock_wait_timeout on a metadata lock, or
 // innodb_lock_wait_timeout on a row lock) or a deadlock victim (1213); both leave nothing half-done and
 // are worth retrying.
-func (*Dialect) IsLockTimeout(err error) bool {
-	switch ErrorNumber(err) {
+func (Dialect) IsLockTimeout(err error) bool {
+	switch errorNumber(err) {
 	case errLockWaitTimeout, errLockDeadlock:
 		return true
 	}
 	return false
 }
 
+// quotedValue matches the quoted parts of a server message: "Incorrect string value: '\xF0\x9F...'",
+// "Duplicate entry 'abc' for key", "Data truncated ... value: '...'": they can carry row data.
+var quotedValue = regexp.MustCompile(`'(?:[^'\\]|\\.)*'`)
+
+// Scrub returns the server error's number and message with every quoted value replaced by '…': a
+// message may quote a session id, a user id or an IP.
+func (Dialect) Scrub(err error) string {
+	me := serverError(err)
+	if me == nil {
+		return err.Error()
+	}
+	return "Error " + strconv.Itoa(int(me.Number)) + ": " + quotedValue.ReplaceAllString(me.Message, "'…'")
+}
+
 // IsBinlogRoutines reports error 1419: CREATE TRIGGER/FUNCTION refused because binary logging is on,
 // log_bin_trust_function_creators is 0 and the user lacks SUPER.
-func IsBinlogRoutines(err error) bool { return ErrorNumber(err) == errBinlogRoutines }
+func IsBinlogRoutines(err error) bool { return errorNumber(err) == errBinlogRoutines }

@@ -1,6 +1,12 @@
-// Package mysql is the MySQL / MariaDB dialect of sessionsec: catalog queries, version gates, the
-// golang-migrate lock key, error classification and the rendering of the logical schema into the form
-// information_schema reports. Oracle MySQL >= 8.0.29 and MariaDB >= 10.6 are supported.
+// Package mysql is the MySQL / MariaDB dialect of sessionsec. Importing it registers the dialect for
+// go-sql-driver/mysql connections:
+//
+//	import _ "github.com/agui-go/sessionsec/mysql"
+//
+// It holds the catalog queries (inspect.go), the SQL of every step rendered from the declaration
+// (render.go, routines.go), the convergence of partially applied steps (converge.go), golang-migrate's
+// lock key (lock.go), error classes (errors.go) and the MySQL-only preflight rules (preflight.go).
+// Oracle MySQL >= 8.0.29 and MariaDB >= 10.6 are supported.
 package mysql
 
 import (
@@ -16,29 +22,35 @@ import (
 	migratemysql "github.com/golang-migrate/migrate/v4/database/mysql"
 
 	"github.com/agui-go/sessionsec/internal/dialect"
-	"github.com/agui-go/sessionsec/schema"
 )
 
 // Dialect implements dialect.Dialect for Oracle MySQL and MariaDB.
 type Dialect struct{}
 
-// New returns the MySQL/MariaDB dialect.
-func New() *Dialect { return &Dialect{} }
+var _ dialect.Dialect = Dialect{}
 
-var _ dialect.Dialect = (*Dialect)(nil)
+func init() {
+	dialect.Register(dialect.Registration{
+		Dialect: Dialect{},
+		Drivers: []string{"*mysql.MySQLDriver"},
+		Import:  "github.com/agui-go/sessionsec/mysql",
+	})
+}
 
 // Name is the folder of the migrations under migrations/.
-func (*Dialect) Name() string { return "mysql" }
+func (Dialect) Name() string { return "mysql" }
 
 // Identify reads flavor, version and current database and rejects servers below the version gates.
-func (d *Dialect) Identify(ctx context.Context, q dialect.Querier) (dialect.Server, error) {
-	var version string
+func (Dialect) Identify(ctx context.Context, q dialect.Querier) (dialect.Server, error) {
+	var v string
 	var comment, db sql.NullString
-	if err := q.QueryRowContext(ctx, queryIdentify).Scan(&version, &comment, &db); err != nil {
+	if err := q.QueryRowContext(ctx, queryIdentify).Scan(&v, &comment, &db); err != nil {
 		return dialect.Server{}, fmt.Errorf("mysql: identify server: %w", err)
 	}
-	srv := dialect.Server{Flavor: flavorOf(version, comment.String), Version: version, Schema: db.String}
-	if err := d.CheckVersion(srv); err != nil {
+	ver, ok := parseVersion(v)
+	caps := Caps{flavor: flavorOf(v, comment.String), version: ver}
+	srv := dialect.Server{Flavor: caps.flavor, Version: v, Schema: db.String, Caps: caps}
+	if err := checkVersion(srv, caps, ok); err != nil {
 		return srv, err
 	}
 	if srv.Schema == "" {
@@ -52,11 +64,25 @@ func (d *Dialect) Identify(ctx context.Context, q dialect.Querier) (dialect.Serv
 	return srv, nil
 }
 
+// sessionSQLMode is the sql_mode the migration session runs with: the stored routines and triggers keep
+// the sql_mode they were created under, so it must not be whatever the caller's DSN set (ANSI_QUOTES,
+// PIPES_AS_CONCAT and NO_BACKSLASH_ESCAPES would change what the routines mean).
+const sessionSQLMode = "STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+
+// PrepareSession bounds metadata-lock waits of DDL on conn (lock_wait_timeout, whole seconds) and
+// puts the session in a known state: autocommit on (golang-migrate's version writes fail with 1568
+// inside an open transaction), a fixed sql_mode, UTC.
+func (Dialect) PrepareSession(ctx context.Context, conn *sql.Conn, lockWait time.Duration) error {
+	secs := max(int64(math.Ceil(lockWait.Seconds())), 1)
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(stmtPrepareSession, secs, sessionSQLMode)); err != nil {
+		return fmt.Errorf("mysql: preparing the session: %w", err)
+	}
+	return nil
+}
+
 // Driver wraps the pinned connection in golang-migrate's MySQL driver. It uses WithConnection, never
-// WithInstance (whose Close would close the caller's pool); the driver's own GET_LOCK calls are
-// re-entrant on this session, so when the caller already holds the lock (TryLock on conn) they return
-// at once and leave the caller's hold unchanged.
-func (*Dialect) Driver(ctx context.Context, _ *sql.DB, conn *sql.Conn, table string) (database.Driver, error) {
+// WithInstance (whose Close would close the caller's pool).
+func (Dialect) Driver(ctx context.Context, _ *sql.DB, conn *sql.Conn, table string) (database.Driver, error) {
 	drv, err := migratemysql.WithConnection(ctx, conn, &migratemysql.Config{MigrationsTable: table})
 	if err != nil {
 		return nil, fmt.Errorf("mysql: golang-migrate driver: %w", err)
@@ -64,28 +90,16 @@ func (*Dialect) Driver(ctx context.Context, _ *sql.DB, conn *sql.Conn, table str
 	return drv, nil
 }
 
-// PrepareSession bounds metadata-lock waits of DDL on conn (lock_wait_timeout, whole seconds, at least 1).
-func (*Dialect) PrepareSession(ctx context.Context, conn *sql.Conn, lockWait time.Duration) error {
-	secs := int64(math.Ceil(lockWait.Seconds()))
-	if secs < 1 {
-		secs = 1
-	}
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf(stmtSetLockWait, secs)); err != nil {
-		return fmt.Errorf("mysql: set lock_wait_timeout: %w", err)
-	}
-	return nil
-}
-
-// ReadVersion reads golang-migrate's migrations table (version, dirty) without taking any lock. It is the
-// whole of an up-to-date replica's start-up cost, so it is one query: a missing table (error 1146) is
-// "nothing applied", not an error.
-func (*Dialect) ReadVersion(ctx context.Context, q dialect.Querier, table string) (dialect.VersionState, error) {
+// ReadVersion reads golang-migrate's migrations table (version, dirty) without taking any lock. It is
+// the whole of an up-to-date replica's start-up cost, so it is one query: a missing table (error 1146)
+// is "nothing applied", not an error.
+func (Dialect) ReadVersion(ctx context.Context, q dialect.Querier, table string) (dialect.VersionState, error) {
 	var st dialect.VersionState
-	var version int64
+	var v int64
 	var dirty bool
-	err := q.QueryRowContext(ctx, fmt.Sprintf(queryReadVersion, quoteIdent(table))).Scan(&version, &dirty)
+	err := q.QueryRowContext(ctx, fmt.Sprintf(queryReadVersion, quote(table))).Scan(&v, &dirty)
 	switch {
-	case ErrorNumber(err) == errNoSuchTable:
+	case errorNumber(err) == errNoSuchTable:
 		return st, nil
 	case errors.Is(err, sql.ErrNoRows):
 		st.TableExists = true
@@ -94,22 +108,15 @@ func (*Dialect) ReadVersion(ctx context.Context, q dialect.Querier, table string
 		return st, fmt.Errorf("mysql: read migrations table %s: %w", table, err)
 	}
 	st.TableExists = true
-	if version < 0 {
-		// golang-migrate's NilVersion (-1) after Force(-1): nothing applied.
-		st.Dirty = dirty
-		return st, nil
+	st.Dirty = dirty
+	if v >= 0 { // golang-migrate's NilVersion (-1) after Force(-1): nothing applied
+		st.Version, st.HasVersion = uint(v), true
 	}
-	st.Version, st.HasVersion, st.Dirty = uint(version), true, dirty
 	return st, nil
 }
 
-// Repair has nothing to do on MySQL/MariaDB: every DDL step is atomic (InnoDB atomic DDL), and the
-// routine / trigger steps use IF NOT EXISTS, so a re-run finishes whatever a killed step left.
-func (*Dialect) Repair(context.Context, *sql.Conn, schema.Schema) ([]string, error) {
-	return nil, nil
-}
+// quote quotes a MySQL identifier with backticks.
+func quote(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }
 
-// quoteIdent quotes a MySQL identifier with backticks.
-func quoteIdent(name string) string {
-	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
-}
+// literal quotes a string literal that needs no backslash escapes (names, fixed texts).
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

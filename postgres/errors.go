@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"errors"
+	"regexp"
 
 	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -10,12 +11,8 @@ import (
 
 // SQLSTATE codes this package classifies.
 const (
-	codeDuplicateColumn   = "42701"
-	codeDuplicateTable    = "42P07"
-	codeDuplicateObject   = "42710"
-	codeDuplicateFunction = "42723"
-	codeLockNotAvailable  = "55P03"
-	codeDeadlockDetected  = "40P01"
+	codeLockNotAvailable = "55P03"
+	codeDeadlockDetected = "40P01"
 )
 
 // SQLState returns the SQLSTATE of err from lib/pq or pgx, looking inside golang-migrate's
@@ -45,20 +42,28 @@ func SQLState(err error) string {
 	return ""
 }
 
-// IsAlreadyApplied reports a duplicate column / table / object / function error.
-func (*Dialect) IsAlreadyApplied(err error) bool {
-	switch SQLState(err) {
-	case codeDuplicateColumn, codeDuplicateTable, codeDuplicateObject, codeDuplicateFunction:
-		return true
-	}
-	return false
-}
-
 // IsLockTimeout reports lock_not_available (lock_timeout expired) and deadlock_detected.
-func (*Dialect) IsLockTimeout(err error) bool {
+func (Dialect) IsLockTimeout(err error) bool {
 	switch SQLState(err) {
 	case codeLockNotAvailable, codeDeadlockDetected:
 		return true
 	}
 	return false
 }
+
+// Scrub returns the server's message without its DETAIL (which quotes row values, "Key (id)=(...)") and
+// with quoted values removed from the message itself.
+func (Dialect) Scrub(err error) string {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		return "ERROR " + string(pqErr.Code) + ": " + quotedValue.ReplaceAllString(pqErr.Message, `"…"`)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return "ERROR " + pgErr.Code + ": " + quotedValue.ReplaceAllString(pgErr.Message, `"…"`)
+	}
+	return err.Error()
+}
+
+// quotedValue matches a quoted literal in a server message ("invalid input syntax for type inet: \"x\"").
+var quotedValue = regexp.MustCompile(`"(?:[^"]|"")*"|'(?:[^']|'')*'`)

@@ -15,7 +15,7 @@ import (
 // migrations table when configured like the stock CLI (DatabaseName "/"+current_database()):
 // GenerateAdvisoryLockId("/"+db, current_schema(), table) - the driver's Lock passes the migrations
 // schema and table as the additional names.
-func (*Dialect) LockKey(ctx context.Context, q dialect.Querier, table string) (string, error) {
+func (Dialect) LockKey(ctx context.Context, q dialect.Querier, table string) (string, error) {
 	var (
 		db     string
 		schema sql.NullString
@@ -38,7 +38,7 @@ func parseKey(key string) (int64, error) {
 }
 
 // TryLock tries once, without waiting, to take the session-level advisory lock on conn.
-func (*Dialect) TryLock(ctx context.Context, conn *sql.Conn, key string) (bool, error) {
+func (Dialect) TryLock(ctx context.Context, conn *sql.Conn, key string) (bool, error) {
 	id, err := parseKey(key)
 	if err != nil {
 		return false, err
@@ -51,7 +51,7 @@ func (*Dialect) TryLock(ctx context.Context, conn *sql.Conn, key string) (bool, 
 }
 
 // Unlock releases the advisory lock held by conn.
-func (*Dialect) Unlock(ctx context.Context, conn *sql.Conn, key string) error {
+func (Dialect) Unlock(ctx context.Context, conn *sql.Conn, key string) error {
 	id, err := parseKey(key)
 	if err != nil {
 		return err
@@ -68,7 +68,7 @@ func (*Dialect) Unlock(ctx context.Context, conn *sql.Conn, key string) error {
 
 // LockHolders counts the sessions of this database holding the advisory lock. A bigint key k appears in
 // pg_locks as classid = k >> 32, objid = k & 0xFFFFFFFF, objsubid = 1.
-func (*Dialect) LockHolders(ctx context.Context, q dialect.Querier, key string) (int, error) {
+func LockHolders(ctx context.Context, q dialect.Querier, key string) (int, error) {
 	id, err := parseKey(key)
 	if err != nil {
 		return 0, err

@@ -1,13 +1,18 @@
-// Package postgres is the PostgreSQL dialect of sessionsec: golang-migrate driver wiring, golang-migrate's
-// own advisory-lock key, catalog snapshots, preflight checks, error classification and the repair of
-// INVALID indexes left by an interrupted CREATE INDEX CONCURRENTLY.
+// Package postgres is the PostgreSQL dialect of sessionsec. Importing it registers the dialect for
+// lib/pq and pgx/v5 stdlib connections:
 //
-// It works with any database/sql driver that speaks to PostgreSQL (lib/pq "postgres", pgx stdlib "pgx").
+//	import _ "github.com/agui-go/sessionsec/postgres"
+//
+// It holds the catalog queries (inspect.go), the SQL of every step rendered from the declaration
+// (render.go, routines.go), golang-migrate's advisory-lock key (lock.go), error classes (errors.go)
+// and the PostgreSQL-only preflight rules (preflight.go). Every function, procedure and trigger function
+// it creates is bound to the schema it is created in, whatever search_path its caller has.
 package postgres
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,76 +22,101 @@ import (
 	"github.com/agui-go/sessionsec/internal/dialect"
 )
 
-// Dialect is the PostgreSQL dialect. The zero value is ready to use.
+// Dialect implements dialect.Dialect for PostgreSQL.
 type Dialect struct{}
 
-// New returns the PostgreSQL dialect.
-func New() *Dialect { return &Dialect{} }
+var _ dialect.Dialect = Dialect{}
 
-var _ dialect.Dialect = (*Dialect)(nil)
+func init() {
+	dialect.Register(dialect.Registration{
+		Dialect: Dialect{},
+		Drivers: []string{"*pq.Driver", "*stdlib.Driver"},
+		Import:  "github.com/agui-go/sessionsec/postgres",
+	})
+}
 
 // Name is the dialect name and the folder of its migrations.
-func (*Dialect) Name() string { return "postgres" }
+func (Dialect) Name() string { return "postgres" }
+
+// minVersionNum is PostgreSQL 12: procedures with transaction control (PG 11) and EXECUTE FUNCTION
+// triggers.
+const minVersionNum = 120000
+
+// Caps is what the identified server can do, read once by Identify.
+type Caps struct {
+	num          int
+	quotedSchema string // quote_ident(current_schema()), as the files bind objects at run time
+}
+
+func capsOf(srv dialect.Server) Caps {
+	c, _ := srv.Caps.(Caps)
+	return c
+}
+
+// CreateOrReplaceTrigger reports CREATE OR REPLACE TRIGGER (PostgreSQL 14); the files use DROP and
+// CREATE in one transaction instead, which every supported version has.
+func (c Caps) CreateOrReplaceTrigger() bool { return c.num >= 140000 }
 
 // Identify reads version and current schema and rejects servers older than PostgreSQL 12.
-func (d *Dialect) Identify(ctx context.Context, q dialect.Querier) (dialect.Server, error) {
+func (Dialect) Identify(ctx context.Context, q dialect.Querier) (dialect.Server, error) {
 	var (
-		version string
-		num     int
-		schema  sql.NullString
+		v            string
+		num          int
+		schema, qsch sql.NullString
 	)
-	if err := q.QueryRowContext(ctx, queryIdentify).Scan(&version, &num, &schema); err != nil {
+	if err := q.QueryRowContext(ctx, queryIdentify).Scan(&v, &num, &schema, &qsch); err != nil {
 		return dialect.Server{}, fmt.Errorf("postgres: identify server: %w", err)
 	}
-	srv := dialect.Server{Flavor: "PostgreSQL", Version: version, Schema: schema.String}
-	if err := d.checkVersion(num, version); err != nil {
-		return srv, err
+	srv := dialect.Server{Flavor: "PostgreSQL", Version: v, Schema: schema.String, Caps: Caps{num: num, quotedSchema: qsch.String}}
+	if num < minVersionNum {
+		return srv, &dialect.ProblemError{Problem: dialect.Problem{
+			Kind:    dialect.KindUnsupportedServer,
+			Object:  "server",
+			Message: fmt.Sprintf("PostgreSQL %s is older than the supported 12", v),
+			Fix:     "upgrade to PostgreSQL 12 or later (needed: procedures with transaction control, EXECUTE FUNCTION triggers)",
+		}}
 	}
 	if !schema.Valid {
 		return srv, &dialect.ProblemError{Problem: dialect.Problem{
 			Kind:    dialect.KindOther,
 			Object:  "search_path",
 			Message: "no current schema: current_schema() is NULL (search_path names no existing schema)",
-			Fix:     "set search_path to the schema that holds (or will hold) the sessions table",
+			Fix:     "set search_path to the schema that holds (or will hold) the session table",
 		}}
 	}
 	return srv, nil
 }
 
-// Driver wraps conn in golang-migrate's postgres driver with WithConnection (never WithInstance: its
-// Close would close the caller's pool). DatabaseName is "/"+current_database(), like the stock CLI, so
-// the advisory-lock key is the CLI's. Note that WithConnection creates the migrations table if needed
-// under golang-migrate's own (blocking, re-entrant) advisory lock: take TryLock on conn first.
-func (*Dialect) Driver(ctx context.Context, _ *sql.DB, conn *sql.Conn, table string) (database.Driver, error) {
-	var db string
-	if err := conn.QueryRowContext(ctx, queryCurrentDatabase).Scan(&db); err != nil {
-		return nil, fmt.Errorf("postgres: read current database: %w", err)
-	}
-	drv, err := mpg.WithConnection(ctx, conn, &mpg.Config{
-		MigrationsTable: table,
-		DatabaseName:    "/" + db,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: migrate driver: %w", err)
-	}
-	return drv, nil
-}
-
 // PrepareSession sets a session-level lock_timeout on conn, so that DDL waiting behind a long
-// transaction gives up (SQLSTATE 55P03) instead of queueing every later query on the table.
-func (*Dialect) PrepareSession(ctx context.Context, conn *sql.Conn, lockWait time.Duration) error {
-	ms := lockWait.Milliseconds()
-	if ms < 1 {
-		ms = 1
-	}
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET lock_timeout = '%dms'", ms)); err != nil {
-		return fmt.Errorf("postgres: set lock_timeout: %w", err)
+// transaction gives up (SQLSTATE 55P03) instead of queueing every later query on the table, and lifts
+// any statement_timeout of the role: an index build on a big table takes as long as it takes.
+func (Dialect) PrepareSession(ctx context.Context, conn *sql.Conn, lockWait time.Duration) error {
+	ms := max(lockWait.Milliseconds(), 1)
+	for _, stmt := range []string{fmt.Sprintf(stmtLockTimeout, ms), stmtStatementTimeout} {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("postgres: preparing the session: %w", err)
+		}
 	}
 	return nil
 }
 
+// Driver wraps conn in golang-migrate's postgres driver with WithConnection (never WithInstance: its
+// Close would close the caller's pool). DatabaseName is "/"+current_database(), like the stock CLI, so
+// the advisory-lock key is the CLI's.
+func (Dialect) Driver(ctx context.Context, _ *sql.DB, conn *sql.Conn, table string) (database.Driver, error) {
+	var db string
+	if err := conn.QueryRowContext(ctx, queryCurrentDatabase).Scan(&db); err != nil {
+		return nil, fmt.Errorf("postgres: read current database: %w", err)
+	}
+	drv, err := mpg.WithConnection(ctx, conn, &mpg.Config{MigrationsTable: table, DatabaseName: "/" + db})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: golang-migrate driver: %w", err)
+	}
+	return drv, nil
+}
+
 // ReadVersion reads golang-migrate's table in current_schema() without any lock.
-func (*Dialect) ReadVersion(ctx context.Context, q dialect.Querier, table string) (dialect.VersionState, error) {
+func (Dialect) ReadVersion(ctx context.Context, q dialect.Querier, table string) (dialect.VersionState, error) {
 	var st dialect.VersionState
 	var schema sql.NullString
 	if err := q.QueryRowContext(ctx, queryMigrationsTableExists, table).Scan(&st.TableExists, &schema); err != nil {
@@ -95,21 +125,17 @@ func (*Dialect) ReadVersion(ctx context.Context, q dialect.Querier, table string
 	if !st.TableExists {
 		return st, nil
 	}
-	var (
-		version int64
-		dirty   bool
-	)
-	query := "SELECT version, dirty FROM " + quoteIdent(schema.String) + "." + quoteIdent(table) + " LIMIT 1"
-	err := q.QueryRowContext(ctx, query).Scan(&version, &dirty)
+	var v int64
+	var dirty bool
+	err := q.QueryRowContext(ctx, "SELECT version, dirty FROM "+quote(schema.String)+"."+quote(table)+" LIMIT 1").Scan(&v, &dirty)
 	switch {
-	case err == sql.ErrNoRows:
+	case errors.Is(err, sql.ErrNoRows):
 		return st, nil
 	case err != nil:
 		return st, fmt.Errorf("postgres: read migrations table %q: %w", table, err)
 	}
-	if version >= 0 {
-		st.Version = uint(version)
-		st.HasVersion = true
+	if v >= 0 {
+		st.Version, st.HasVersion = uint(v), true
 	}
 	st.Dirty = dirty
 	return st, nil

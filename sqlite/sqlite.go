@@ -1,26 +1,19 @@
-// Package sqlite is the SQLite dialect of sessionsec: the embedded default, built on the pure-Go
-// modernc.org/sqlite driver (driver name "sqlite").
+// Package sqlite is the SQLite dialect of sessionsec, the embedded default, on the pure-Go
+// modernc.org/sqlite driver (driver name "sqlite"). Importing it registers the dialect:
 //
-// SQLite has no stored routines. Importing this package registers, for every modernc.org/sqlite
-// connection opened afterwards, the deterministic SQL function
+//	import _ "github.com/agui-go/sessionsec/sqlite"
 //
-//	session_security_hash(session_id, user_id, created_epoch)
+// SQLite has no stored routines. Importing this package also registers, for every modernc.org/sqlite
+// connection opened afterwards, the deterministic SQL functions the triggers and the backfill call
+// (funcs.go): session_security_hash, sessionsec_epoch (which reads every time text the common Go
+// SQLite drivers write) and sessionsec_ip_hash. So the SQLite migrations run through this package (or
+// any program that imports it), not through the stock golang-migrate CLI, and every program that writes
+// the session table must import it too: the insert trigger calls the functions.
 //
-// that the insert trigger and the backfill step call (it is schema.SecurityHash). Consequence: the
-// SQLite migration set (migrations/sqlite) runs through this library, or through any program that
-// imports this package, and NOT through the stock golang-migrate CLI binary, whose connections lack the
-// function ("no such function: session_security_hash"). Likewise every program that inserts into the
-// migrated sessions table must import this package (the insert trigger calls the function); a
-// connection without it fails the INSERT.
-//
-// The procedures of the server dialects are Go functions here: Backfill, CleanupExpiredSecureSessions and
-// UpdateSessionRiskScores.
-//
+// The maintenance routines of the server dialects are Go code here (the core's maintenance tasks).
 // Rollback keeps history in fixed-name tables (SQLite cannot compute a table name in SQL):
-// sessions_security_retired, session_audit_log_retired and sessions_archive_retired, each with a
-// retired_at column; every rollback appends. DropEmptyRetired removes the ones that stayed empty.
-//
-// Locking across processes uses a row in the sessionsec_lock table (see TryLock).
+// <table>_security_retired, session_audit_log_retired and <table>_archive_retired, each with a
+// retired_at column; every rollback appends.
 package sqlite
 
 import (
@@ -34,35 +27,47 @@ import (
 
 	"github.com/golang-migrate/migrate/v4/database"
 	msqlite "github.com/golang-migrate/migrate/v4/database/sqlite"
-	modernc "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/agui-go/sessionsec/internal/dialect"
-	"github.com/agui-go/sessionsec/schema"
 )
 
 // MinVersion is the oldest SQLite the migrations support: ALTER TABLE DROP COLUMN (rollback) needs 3.35.
 const MinVersion = "3.35.0"
 
-// Dialect is the SQLite dialect.
+// Dialect implements dialect.Dialect for SQLite.
 type Dialect struct{}
 
-// New returns the SQLite dialect.
-func New() *Dialect { return &Dialect{} }
+var _ dialect.Dialect = Dialect{}
 
-var _ dialect.Dialect = (*Dialect)(nil)
+func init() {
+	dialect.Register(dialect.Registration{
+		Dialect: Dialect{},
+		Drivers: []string{"*sqlite.Driver"},
+		Import:  "github.com/agui-go/sessionsec/sqlite",
+	})
+}
 
 // Name is "sqlite", the folder of the migrations.
-func (*Dialect) Name() string { return "sqlite" }
+func (Dialect) Name() string { return "sqlite" }
 
-// Identify reads the SQLite library version and rejects versions older than MinVersion. The schema is
-// always "main" (attached databases are not looked at).
-func (*Dialect) Identify(ctx context.Context, q dialect.Querier) (dialect.Server, error) {
-	var v string
-	if err := q.QueryRowContext(ctx, qVersion).Scan(&v); err != nil {
+// Caps is what the identified library can do, read once by Identify.
+type Caps struct {
+	file string // the main database file ("" for an in-memory database)
+}
+
+func capsOf(srv dialect.Server) Caps {
+	c, _ := srv.Caps.(Caps)
+	return c
+}
+
+// Identify reads the SQLite library version and the main database file, and rejects versions older
+// than MinVersion. The schema is always "main" (attached databases are not looked at).
+func (Dialect) Identify(ctx context.Context, q dialect.Querier) (dialect.Server, error) {
+	var v, file string
+	if err := q.QueryRowContext(ctx, qIdentify).Scan(&v, &file); err != nil {
 		return dialect.Server{}, fmt.Errorf("sqlite: reading sqlite_version(): %w", err)
 	}
-	srv := dialect.Server{Flavor: "SQLite", Version: v, Schema: "main"}
+	srv := dialect.Server{Flavor: "SQLite", Version: v, Schema: "main", Caps: Caps{file: file}}
 	if versionLess(v, MinVersion) {
 		return srv, &dialect.ProblemError{Problem: dialect.Problem{
 			Kind:    dialect.KindUnsupportedServer,
@@ -93,16 +98,10 @@ func versionLess(a, b string) bool {
 }
 
 // Driver returns golang-migrate's sqlite driver on db. That driver only has WithInstance(*sql.DB): it
-// runs every file in a transaction of its own on a connection of db's pool, so conn (the pinned session
-// holding the sessionsec_lock row) is not used by it. Consequences: db's pool must allow at least two
-// connections (SetMaxOpenConns(1) would deadlock against the pinned conn), and pool connections should get
-// a busy timeout from the DSN (e.g. "?_pragma=busy_timeout(10000)").
-//
-// The driver's own Close closes the *sql.DB; the returned driver wraps it so that Close is a no-op and
-// the caller's pool is never closed. Its in-process Lock/Unlock stay as golang-migrate implements them.
-func (*Dialect) Driver(_ context.Context, db *sql.DB, _ *sql.Conn, table string) (database.Driver, error) {
-	// The core holds one pinned connection for the whole run and golang-migrate writes through the pool:
-	// a single-connection pool would wait on itself forever. Say so instead.
+// runs every file in a transaction of its own on a connection of db's pool, so db's pool must allow at
+// least two connections (the core holds one pinned), and pool connections should wait for each other
+// (a busy timeout, e.g. "?_pragma=busy_timeout(10000)"). The returned driver's Close does not close db.
+func (Dialect) Driver(_ context.Context, db *sql.DB, _ *sql.Conn, table string) (database.Driver, error) {
 	if db.Stats().MaxOpenConnections == 1 {
 		return nil, errors.New("sqlite: the *sql.DB allows one connection (SetMaxOpenConns(1)); migrating needs two - raise the limit while Migrate runs, then lower it again")
 	}
@@ -120,8 +119,8 @@ type noCloseDriver struct{ database.Driver }
 func (noCloseDriver) Close() error { return nil }
 
 // PrepareSession sets the busy timeout of conn: how long a statement waits for another connection's
-// write lock before failing with SQLITE_BUSY. lockWait <= 0 leaves the connection's setting.
-func (*Dialect) PrepareSession(ctx context.Context, conn *sql.Conn, lockWait time.Duration) error {
+// write lock before failing with SQLITE_BUSY.
+func (Dialect) PrepareSession(ctx context.Context, conn *sql.Conn, lockWait time.Duration) error {
 	if lockWait <= 0 {
 		return nil
 	}
@@ -130,25 +129,21 @@ func (*Dialect) PrepareSession(ctx context.Context, conn *sql.Conn, lockWait tim
 }
 
 // ReadVersion reads golang-migrate's migrations table (version, dirty) without locking.
-func (*Dialect) ReadVersion(ctx context.Context, q dialect.Querier, table string) (dialect.VersionState, error) {
+func (Dialect) ReadVersion(ctx context.Context, q dialect.Querier, table string) (dialect.VersionState, error) {
 	var st dialect.VersionState
-	var n int
-	if err := q.QueryRowContext(ctx, qTableExists, table).Scan(&n); err != nil {
-		return st, fmt.Errorf("sqlite: looking for the migrations table %q: %w", table, err)
-	}
-	if n == 0 {
-		return st, nil
-	}
-	st.TableExists = true
 	var v int64
 	var dirty bool
-	err := q.QueryRowContext(ctx, "SELECT version, dirty FROM "+quoteIdent(table)+" LIMIT 1").Scan(&v, &dirty)
-	if errors.Is(err, sql.ErrNoRows) {
+	err := q.QueryRowContext(ctx, "SELECT version, dirty FROM "+quote(table)+" LIMIT 1").Scan(&v, &dirty)
+	switch {
+	case err != nil && strings.Contains(err.Error(), "no such table"):
 		return st, nil
-	}
-	if err != nil {
+	case errors.Is(err, sql.ErrNoRows):
+		st.TableExists = true
+		return st, nil
+	case err != nil:
 		return st, fmt.Errorf("sqlite: reading the migrations table %q: %w", table, err)
 	}
+	st.TableExists = true
 	if v >= 0 {
 		st.Version, st.HasVersion = uint(v), true
 	}
@@ -156,36 +151,6 @@ func (*Dialect) ReadVersion(ctx context.Context, q dialect.Querier, table string
 	return st, nil
 }
 
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
-// IsAlreadyApplied reports a duplicate-object error from re-running an up step: "duplicate column
-// name" (000002, one transaction) or "already exists".
-func (*Dialect) IsAlreadyApplied(err error) bool {
-	if err == nil {
-		return false
-	}
-	msg := strings.ToLower(err.Error())
-	return strings.Contains(msg, "duplicate column name") || strings.Contains(msg, "already exists")
-}
-
-// IsLockTimeout reports SQLITE_BUSY / SQLITE_LOCKED ("database is locked"): another connection held the
-// write lock longer than the busy timeout.
-func (*Dialect) IsLockTimeout(err error) bool {
-	if err == nil {
-		return false
-	}
-	var se *modernc.Error
-	if errors.As(err, &se) {
-		switch se.Code() & 0xff {
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-			return true
-		}
-	}
-	// golang-migrate's database.Error has no Unwrap: fall back to the message.
-	msg := strings.ToLower(err.Error())
-	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "sqlite_busy") ||
-		strings.Contains(msg, "database table is locked")
-}
-
-// Repair does nothing: every SQLite step runs in one transaction, so a killed step leaves nothing behind.
-func (*Dialect) Repair(context.Context, *sql.Conn, schema.Schema) ([]string, error) { return nil, nil }
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

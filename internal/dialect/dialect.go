@@ -1,5 +1,9 @@
-// Package dialect is the contract between the dialect-neutral core (Migrate, Validate, Preflight) and the
-// dialect packages (mysql, postgres, sqlite). Everything that differs between servers lives behind it.
+// Package dialect is the contract between the dialect-neutral core and the dialect packages (mysql,
+// postgres, sqlite): small interfaces for what only a dialect knows - its catalog, its SQL, its lock, its
+// error classes and the few rules that are really its own (grants, read-only, binary log). The rules
+// that hold on every server live in the core and run over the facts a dialect reads (Catalog).
+//
+// A dialect registers itself from its package's init (Register), the way golang-migrate's drivers do.
 package dialect
 
 import (
@@ -19,14 +23,20 @@ type Querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// Server describes the connected server.
+// Server describes the connected server, read once per call by Identify.
 type Server struct {
 	Flavor  string // "MySQL", "MariaDB", "PostgreSQL", "SQLite"
-	Version string // as reported, e.g. "9.7.0", "10.11.6-MariaDB-0+deb12u1", "15.8"
-	Schema  string // the connected database / schema, the only one Validate looks at
+	Version string // as reported, e.g. "9.7.4", "10.11.19-MariaDB-0+deb12u1", "15.18"
+	Schema  string // the database / schema the change lives in
+	// Caps is the dialect's own capability value (flavor, version gates), built once by Identify and
+	// read by the same dialect's other methods.
+	Caps any
 }
 
-// VersionState is what the migrations table says, read without taking the lock.
+// String is "<flavor> <version>".
+func (s Server) String() string { return s.Flavor + " " + s.Version }
+
+// VersionState is what the migrations table says.
 type VersionState struct {
 	TableExists bool
 	Version     uint // 0 when no row
@@ -34,19 +44,123 @@ type VersionState struct {
 	Dirty       bool
 }
 
-// Dialect is one family of servers (MySQL+MariaDB, PostgreSQL, SQLite).
-type Dialect interface {
-	// Name is the dialect name and the folder of its migrations under migrations/.
-	Name() string
+// Target is what SQL is rendered for: the layout, and the family of each column the SQL reads (a
+// binary key is hashed as hex, a MySQL TIMESTAMP read as an instant, a PostgreSQL inet address through
+// host(), a timestamp without time zone compared with UTC). The committed migration folders are rendered
+// for the built-in layouts with the families of their declared types; the library renders for the
+// table it finds.
+type Target struct {
+	Layout schema.Layout
+	Names  schema.Names
+	Kinds  map[string]Family // by column name: base columns and security columns
+	// Extras are extension steps appended after the shipped ones.
+	Extras []schema.Step
+}
 
+// NewTarget builds a target for layout l: each column's family comes from the catalog when the column
+// exists (cat may be nil), otherwise from the type the change would create it with.
+func NewTarget(d Renderer, l schema.Layout, cat *Catalog, extras ...schema.Step) Target {
+	k := map[string]Family{}
+	for _, c := range l.Base() {
+		if c.Role == 0 || l.Has(c.Role) {
+			k[l.ColumnName(c)] = d.Family(c.Types[d.Name()])
+		}
+	}
+	for _, c := range schema.Change.Columns {
+		k[c.Name] = d.Family(d.ColumnType(c.Type))
+	}
+	if cat != nil {
+		if t := cat.Tables[l.Table]; t != nil {
+			for _, c := range t.Columns {
+				k[c.Name] = c.Family
+			}
+		}
+	}
+	return Target{Layout: l, Names: schema.NamesFor(l.Table), Kinds: k, Extras: extras}
+}
+
+// Col returns the column playing role r.
+func (t Target) Col(r schema.Role) string { return t.Layout.Column(r) }
+
+// Has reports whether the layout maps role r.
+func (t Target) Has(r schema.Role) bool { return t.Layout.Has(r) }
+
+// Kind returns the family of a column.
+func (t Target) Kind(column string) Family { return t.Kinds[column] }
+
+// RoleKind returns the family of the column playing role r.
+func (t Target) RoleKind(r schema.Role) Family { return t.Kinds[t.Layout.Column(r)] }
+
+// Steps is the whole step list of the target: the shipped steps and any extensions.
+func (t Target) Steps() []schema.Step {
+	return append(append([]schema.Step(nil), schema.Steps...), t.Extras...)
+}
+
+// Files are a step's two migration files.
+type Files struct{ Up, Down string }
+
+// Objects are the concrete objects a step creates, as the catalog reports them when they are right.
+// Columns and tables are judged by the core from the schema declaration; these are the parts only the
+// dialect can spell.
+type Objects struct {
+	Indexes  []*Index
+	Triggers []*Trigger
+	Routines []*Routine
+	Checks   []*Check
+}
+
+// Identifier reads the server's identity and capabilities.
+type Identifier interface {
 	// Identify reads flavor, version and current schema, and rejects servers older than the gate
 	// (a *ProblemError of KindUnsupportedServer).
 	Identify(ctx context.Context, q Querier) (Server, error)
+}
 
-	// Driver wraps the pinned connection in golang-migrate's database driver without taking any lock
-	// and without ever closing db. table is the migrations table.
-	Driver(ctx context.Context, db *sql.DB, conn *sql.Conn, table string) (database.Driver, error)
+// Inspector reads catalog facts.
+type Inspector interface {
+	// Inspect reads the named tables (their columns, indexes, checks) and every trigger and routine of
+	// the schema, in a fixed number of queries whatever the number of objects.
+	Inspect(ctx context.Context, q Querier, srv Server, tables []string) (*Catalog, error)
+	// Retired counts the rows of every table of the schema whose name starts with prefix: the copies of
+	// history a rollback keeps.
+	Retired(ctx context.Context, q Querier, srv Server, prefix string) (map[string]int64, error)
+}
 
+// Renderer writes the dialect's SQL from the declaration.
+type Renderer interface {
+	// Name is the dialect name and the folder of its migrations under migrations/.
+	Name() string
+	// Family maps a type as declared (schema.Layout, ColumnType) to its family.
+	Family(declaredType string) Family
+	// ColumnType is the concrete type the change creates a column of logical type t with.
+	ColumnType(t schema.Type) string
+	// Render writes a step's up and down files.
+	Render(t Target, step schema.Step) (Files, error)
+	// Objects lists what a step creates in the form Inspect reports it, for Validate and the
+	// convergence checks, on the identified server (PostgreSQL bodies name its schema).
+	Objects(t Target, step schema.Step, srv Server) Objects
+}
+
+// Converger brings a partially applied step to its declared state where the step's own file cannot
+// (MySQL has no ADD COLUMN IF NOT EXISTS and no CREATE OR REPLACE TRIGGER). A dialect whose files
+// converge by themselves returns nil from each method: the core then runs the file.
+type Converger interface {
+	// AddColumns adds some of the security columns (the others exist).
+	AddColumns(t Target, srv Server, missing []schema.Column) []string
+	// DropColumns drops the security columns that exist, with whatever refers to them.
+	DropColumns(t Target, srv Server, present []string, cat *Catalog) []string
+	// ReplaceTrigger and ReplaceRoutine bring an existing object with an older definition to the
+	// declared one without a moment where writers run without it.
+	ReplaceTrigger(t Target, srv Server, step schema.Step, cat *Catalog) []string
+	ReplaceRoutine(t Target, srv Server, step schema.Step, cat *Catalog) []string
+	// Leftovers clears what an interrupted run of step can leave that neither direction's file
+	// handles (PostgreSQL: an INVALID index from a cut-off CREATE INDEX CONCURRENTLY; MySQL: the stand-in
+	// trigger of a replacement). up tells the direction about to run.
+	Leftovers(t Target, srv Server, step schema.Step, up bool, cat *Catalog) []string
+}
+
+// Locker is the migration lock, golang-migrate's own where it has one.
+type Locker interface {
 	// LockKey is golang-migrate's own advisory-lock key for this database and migrations table, so that
 	// the library and the stock CLI exclude each other.
 	LockKey(ctx context.Context, q Querier, table string) (string, error)
@@ -54,115 +168,54 @@ type Dialect interface {
 	TryLock(ctx context.Context, conn *sql.Conn, key string) (bool, error)
 	// Unlock releases the lock taken on conn.
 	Unlock(ctx context.Context, conn *sql.Conn, key string) error
-	// LockHolders counts sessions holding the lock (diagnostics and tests).
-	LockHolders(ctx context.Context, q Querier, key string) (int, error)
+}
 
-	// PrepareSession bounds how long DDL on conn waits for table locks (lock_wait_timeout / lock_timeout),
-	// so that a queued ALTER never freezes the application behind a long transaction.
+// Migrator wires golang-migrate's database driver.
+type Migrator interface {
+	// PrepareSession puts the pinned connection in a known state for migrating: bounded lock waits
+	// (lock_wait_timeout / lock_timeout), autocommit, a fixed sql_mode, and whatever else the
+	// dialect's SQL relies on. The connection is discarded afterwards, so nothing leaks to the pool.
 	PrepareSession(ctx context.Context, conn *sql.Conn, lockWait time.Duration) error
-
-	// ReadVersion reads the migrations table without locking.
+	// Driver wraps the pinned connection in golang-migrate's database driver without taking any lock
+	// and without ever closing db. table is the migrations table. It creates the table if missing.
+	Driver(ctx context.Context, db *sql.DB, conn *sql.Conn, table string) (database.Driver, error)
+	// ReadVersion reads the migrations table without locking, in one round trip where possible.
 	ReadVersion(ctx context.Context, q Querier, table string) (VersionState, error)
+}
 
-	// Snapshot reads the catalog of the connected schema for the named tables, in a fixed number of
-	// queries whatever the number of objects.
-	Snapshot(ctx context.Context, q Querier, tables []string) (*Snapshot, error)
-	// Expected renders the logical schema into the form Snapshot reports.
-	Expected(s schema.Schema) *Snapshot
-
-	// Preflight returns what would stop the migration on this server (privileges, read-only server,
-	// binary-log routine restrictions, unsupported column types). It changes nothing.
-	Preflight(ctx context.Context, q Querier, s schema.Schema, snap *Snapshot) []Problem
-
-	// IsAlreadyApplied reports whether err, from re-running an up step after a crash, proves that the step
-	// had already been applied (duplicate column / index / object). Only single-statement atomic steps
-	// rely on it.
-	IsAlreadyApplied(err error) bool
-	// IsLockTimeout reports whether err is a lock-wait timeout that is worth retrying.
+// Classifier sorts server errors.
+type Classifier interface {
+	// IsLockTimeout reports a lock-wait timeout or deadlock: the statement was rolled back whole and
+	// is worth retrying.
 	IsLockTimeout(err error) bool
-	// Repair undoes what a killed step can leave behind that a re-run would not fix (PostgreSQL: an
-	// INVALID index from an interrupted CREATE INDEX CONCURRENTLY). It returns what it did, for the log.
-	Repair(ctx context.Context, conn *sql.Conn, s schema.Schema) ([]string, error)
+	// Scrub returns err's message with anything that may be row data (quoted values) removed.
+	Scrub(err error) string
 }
 
-// Snapshot is the concrete, normalized catalog form shared by Expected and Snapshot.
-// Types are lower-case (e.g. "char(64)", "varchar(255)", "datetime(6)", "timestamp with time zone");
-// defaults are normalized by the dialect (e.g. "0", "1", "now"); nil Default means none.
-type Snapshot struct {
-	Tables   map[string]*Table
-	Indexes  map[string]*Index // by index name
-	Triggers map[string]*Trigger
-	Routines map[string]*Routine // by lower-case name
-	Checks   map[string]*Check   // by constraint name
+// Checker holds the rules that are really the dialect's own.
+type Checker interface {
+	// Preflight returns what would stop the pending steps on this server: privileges, a read-only
+	// server, MySQL's binary-log rule, storage features the online DDL cannot handle. It changes nothing.
+	Preflight(ctx context.Context, q Querier, srv Server, t Target, cat *Catalog, pending []schema.Step) []Problem
 }
 
-// Table is one table and its columns in ordinal order.
-type Table struct {
-	Name    string
-	Columns []*Column
+// Dialect is everything a dialect supplies.
+type Dialect interface {
+	Identifier
+	Inspector
+	Renderer
+	Converger
+	Locker
+	Migrator
+	Classifier
+	Checker
 }
 
-// Column returns the named column, or nil.
-func (t *Table) Column(name string) *Column {
-	for _, c := range t.Columns {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
-}
-
-// Column is one column.
-type Column struct {
-	Name     string
-	Type     string
-	Nullable bool
-	Default  *string
-	Comment  string
-}
-
-// Index is one index.
-type Index struct {
-	Table     string
-	Name      string
-	Columns   []string
-	Unique    bool
-	Predicate string // normalized partial-index predicate, "" for none
-	Valid     bool   // PostgreSQL indisvalid; true elsewhere
-}
-
-// Trigger is one trigger. Body is the normalized action text; BodyContains (expected side only) lists
-// fragments the body must contain (the risk-score rule on MySQL).
-type Trigger struct {
-	Name         string
-	Table        string
-	Timing       string
-	Event        string
-	Body         string
-	BodyContains []string
-}
-
-// Routine is one stored routine.
-type Routine struct {
-	Name string
-	Kind string // "PROCEDURE" or "FUNCTION"
-}
-
-// Check is one CHECK constraint.
-type Check struct {
-	Table     string
-	Name      string
-	Expr      string // normalized
-	Validated bool
-}
-
-// NewSnapshot returns an empty snapshot.
-func NewSnapshot() *Snapshot {
-	return &Snapshot{
-		Tables:   map[string]*Table{},
-		Indexes:  map[string]*Index{},
-		Triggers: map[string]*Trigger{},
-		Routines: map[string]*Routine{},
-		Checks:   map[string]*Check{},
-	}
+// Registration is what a dialect package registers.
+type Registration struct {
+	Dialect Dialect
+	// Drivers are the database/sql driver types (fmt's %T of db.Driver()) this dialect serves.
+	Drivers []string
+	// Import is the package path that registers it, for the "import this" error.
+	Import string
 }

@@ -1,17 +1,17 @@
 package dialect
 
-// Kind classifies a problem so the core can map it onto the exported sentinel errors.
+// Kind classifies a problem so that the core can map it onto the exported sentinel errors.
 type Kind int
 
 // Problem kinds.
 const (
 	KindUnsupportedServer Kind = iota + 1 // server too old / unknown
-	KindIncompatibleTable                 // sessions lacks a column the triggers need, or has an unusable type
+	KindIncompatibleTable                 // the session table cannot carry the change (layout, types, shape)
 	KindConflictingObject                 // an object with one of our names but another definition
 	KindPrivileges                        // missing ALTER / INDEX / TRIGGER / CREATE ROUTINE ...
 	KindBinlogRoutines                    // MySQL error 1419 conditions
 	KindReadOnly                          // read-only server / standby
-	KindForeignMigrations                 // migrations table belongs to another migration set
+	KindForeignMigrations                 // the migrations table belongs to another migration set
 	KindDatabaseAhead                     // a newer version than this binary knows is applied
 	KindOther
 )

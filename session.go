@@ -13,48 +13,60 @@ import (
 // session settings (lock_wait_timeout / lock_timeout), and is discarded at the end instead of being
 // returned to the caller's pool, so none of that state can leak into the application's queries.
 type session struct {
-	t      *target
+	p      *Provider
+	cfg    config
 	conn   *sql.Conn
 	key    string
 	locked bool
 }
 
-func (t *target) open(ctx context.Context) (*session, error) {
-	conn, err := t.db.Conn(ctx)
+// open pins a connection and prepares it for migrating (bounded lock waits, known session settings).
+func (p *Provider) open(ctx context.Context, cfg config, prepare bool) (*session, error) {
+	conn, err := p.db.Conn(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: %v", ErrNoDatabase, err)
+		return nil, fmt.Errorf("%w: %v (check that the *sql.DB is open, the server is up and the credentials are right)", ErrNoDatabase, p.serverError(err))
 	}
-	return &session{t: t, conn: conn}, nil
+	s := &session{p: p, cfg: cfg, conn: conn}
+	if prepare {
+		if err := p.d.PrepareSession(ctx, conn, cfg.lockWait); err != nil {
+			s.close()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("%w: preparing the migration session: %v", ErrNoDatabase, p.serverError(err))
+		}
+	}
+	return s, nil
 }
 
 // lock takes golang-migrate's own advisory lock (so the stock CLI and this package exclude each other),
 // polling a try-lock instead of blocking: waiting honours ctx, is not capped at golang-migrate's 10s/15s,
 // and a waiting replica holds no transaction that a CREATE INDEX CONCURRENTLY would deadlock against.
 func (s *session) lock(ctx context.Context) error {
-	key, err := s.t.d.LockKey(ctx, s.conn, s.t.cfg.table)
+	key, err := s.p.d.LockKey(ctx, s.conn, s.cfg.migrationsTable)
 	if err != nil {
-		return fmt.Errorf("%w: computing the migration lock key: %w", ErrNoDatabase, err)
+		return fmt.Errorf("%w: computing the migration lock key: %v", ErrNoDatabase, s.p.serverError(err))
 	}
 	s.key = key
 	wait := 50 * time.Millisecond
 	logged := false
 	for {
-		ok, err := s.t.d.TryLock(ctx, s.conn, key)
+		ok, err := s.p.d.TryLock(ctx, s.conn, key)
 		if ctx.Err() != nil {
 			return fmt.Errorf("sessionsec: waiting for the migration lock (another replica or the migrate CLI is migrating): %w", ctx.Err())
 		}
 		if err != nil {
-			return fmt.Errorf("%w: taking the migration lock: %w", ErrNoDatabase, err)
+			return fmt.Errorf("%w: taking the migration lock: %v", ErrNoDatabase, s.p.serverError(err))
 		}
 		if ok {
 			s.locked = true
 			return nil
 		}
 		if !logged {
-			s.t.cfg.logger.InfoContext(ctx, "sessionsec: another process holds the migration lock; waiting", "table", s.t.cfg.table)
+			s.cfg.logger.InfoContext(ctx, "sessionsec: another process holds the migration lock; waiting", "table", s.cfg.migrationsTable)
 			logged = true
 		}
 		jitter := time.Duration(rand.Int64N(int64(wait) / 2))
@@ -63,7 +75,7 @@ func (s *session) lock(ctx context.Context) error {
 			return fmt.Errorf("sessionsec: waiting for the migration lock (another replica or the migrate CLI is migrating): %w", ctx.Err())
 		case <-time.After(wait + jitter):
 		}
-		wait = min(wait*2, s.t.cfg.pollInterval)
+		wait = min(wait*2, s.cfg.pollInterval)
 	}
 }
 
@@ -72,8 +84,8 @@ func (s *session) lock(ctx context.Context) error {
 func (s *session) close() {
 	if s.locked {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := s.t.d.Unlock(ctx, s.conn, s.key); err != nil {
-			s.t.cfg.logger.Warn("sessionsec: releasing the migration lock failed; discarding the connection releases it", "err", err)
+		if err := s.p.d.Unlock(ctx, s.conn, s.key); err != nil {
+			s.cfg.logger.Warn("sessionsec: releasing the migration lock failed; discarding the connection releases it", "err", s.p.serverError(err))
 		}
 		cancel()
 		s.locked = false
@@ -82,14 +94,4 @@ func (s *session) close() {
 	// pooling it: session variables and any lock die with it.
 	_ = s.conn.Raw(func(any) error { return driver.ErrBadConn })
 	_ = s.conn.Close()
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
 }

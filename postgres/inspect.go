@@ -13,16 +13,14 @@ import (
 // Catalog queries. All of them look at current_schema() only. Table lists are passed as one text
 // parameter holding an array literal ($1::text[]) so that lib/pq and pgx stdlib behave alike.
 const (
-	queryIdentify = `SELECT current_setting('server_version'),
-       current_setting('server_version_num')::int,
-       current_schema()`
-
+	queryIdentify = `SELECT current_setting('server_version'), current_setting('server_version_num')::int,
+       current_schema(), quote_ident(current_schema())`
 	queryCurrentDatabase = `SELECT current_database()`
-
-	queryLockScope = `SELECT current_database(), current_schema()`
-
-	queryTryLock = `SELECT pg_try_advisory_lock($1::bigint)`
-	queryUnlock  = `SELECT pg_advisory_unlock($1::bigint)`
+	queryLockScope       = `SELECT current_database(), current_schema()`
+	queryTryLock         = `SELECT pg_try_advisory_lock($1::bigint)`
+	queryUnlock          = `SELECT pg_advisory_unlock($1::bigint)`
+	stmtLockTimeout      = `SET lock_timeout = '%dms'`
+	stmtStatementTimeout = `SET statement_timeout = 0`
 
 	// A bigint advisory key is stored as classid = high 32 bits, objid = low 32 bits, objsubid = 1.
 	queryLockHolders = `SELECT count(DISTINCT l.pid)::int
@@ -38,9 +36,17 @@ WHERE l.locktype = 'advisory'
                WHERE n.nspname = current_schema() AND c.relname = $1 AND c.relkind IN ('r', 'p')),
        current_schema()`
 
+	// Relations of the given names, and the schema the first one resolves to through search_path.
+	queryTables = `SELECT c.relname, c.relkind::text, c.reltuples::bigint
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relname = ANY ($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`
+	queryResolves = `SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = to_regclass(quote_ident($1))`
+
 	// Columns of the given tables, in ordinal order. Identity and generated columns report no default.
-	querySnapshotColumns = `SELECT c.relname, a.attname,
+	queryColumns = `SELECT c.relname, a.attname,
        lower(format_type(a.atttypid, a.atttypmod)),
+       CASE WHEN a.atttypid IN (1042, 1043) AND a.atttypmod > 4 THEN a.atttypmod - 4 ELSE 0 END,
        NOT a.attnotnull,
        CASE WHEN a.attidentity <> '' OR a.attgenerated <> '' THEN NULL
             ELSE pg_get_expr(d.adbin, d.adrelid) END,
@@ -49,12 +55,13 @@ FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
-WHERE n.nspname = current_schema() AND c.relname = ANY ($1::text[]) AND c.relkind IN ('r', 'p')
+WHERE n.nspname = current_schema() AND c.relname = ANY ($1::text[])
 ORDER BY c.relname, a.attnum`
 
-	// Indexes of the given tables: key columns in order (expressions rendered), partial predicate.
-	querySnapshotIndexes = `SELECT t.relname, i.relname, x.indisunique, x.indisvalid AND x.indisready,
-       COALESCE(pg_get_expr(x.indpred, x.indrelid, true), ''),
+	// Indexes of the schema on the given tables and every index of the schema with one of the given
+	// names (index names are per schema): key columns in order, partial predicate, validity, method.
+	queryIndexes = `SELECT t.relname, i.relname, x.indisunique, x.indisprimary, x.indisvalid AND x.indisready,
+       COALESCE(pg_get_expr(x.indpred, x.indrelid, true), ''), am.amname,
        (SELECT string_agg(COALESCE(a.attname, pg_get_indexdef(x.indexrelid, k.ord::int, true)), chr(31) ORDER BY k.ord)
         FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
         LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum AND k.attnum > 0
@@ -62,35 +69,42 @@ ORDER BY c.relname, a.attnum`
 FROM pg_index x
 JOIN pg_class i ON i.oid = x.indexrelid
 JOIN pg_class t ON t.oid = x.indrelid
+JOIN pg_am am ON am.oid = i.relam
 JOIN pg_namespace n ON n.oid = t.relnamespace
-WHERE n.nspname = current_schema() AND t.relname = ANY ($1::text[])
-ORDER BY i.relname`
+WHERE n.nspname = current_schema() AND (t.relname = ANY ($1::text[]) OR i.relname = ANY ($2::text[]))
+ORDER BY t.relname, i.relname`
 
-	// User triggers of the given tables; tgtype bits: 1 ROW, 2 BEFORE, 4 INSERT, 8 DELETE, 16 UPDATE,
-	// 32 TRUNCATE, 64 INSTEAD.
-	querySnapshotTriggers = `SELECT tg.tgname, c.relname, tg.tgtype::int, pg_get_triggerdef(tg.oid, true)
+	// Triggers of the schema's tables; tgtype bits: 1 ROW, 2 BEFORE, 4 INSERT, 8 DELETE, 16 UPDATE,
+	// 32 TRUNCATE, 64 INSTEAD. The body is the trigger function's source.
+	queryTriggers = `SELECT tg.tgname, c.relname, tg.tgtype::int, COALESCE(p.prosrc, ''), p.proname
 FROM pg_trigger tg
 JOIN pg_class c ON c.oid = tg.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE NOT tg.tgisinternal AND n.nspname = current_schema() AND c.relname = ANY ($1::text[])
+JOIN pg_proc p ON p.oid = tg.tgfoid
+WHERE NOT tg.tgisinternal AND n.nspname = current_schema()
 ORDER BY c.relname, tg.tgname`
 
 	// Functions and procedures of the current schema.
-	querySnapshotRoutines = `SELECT lower(p.proname), p.prokind::text
+	queryRoutines = `SELECT p.proname, p.prokind::text, COALESCE(p.prosrc, ''),
+       COALESCE(obj_description(p.oid, 'pg_proc'), ''),
+       pg_get_function_identity_arguments(p.oid) || ' -> ' || format_type(p.prorettype, NULL)
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = current_schema() AND p.prokind IN ('f', 'p')
-ORDER BY 1, 2`
+WHERE n.nspname = current_schema() AND p.prokind IN ('f', 'p')`
 
 	// CHECK constraints of the given tables.
-	querySnapshotChecks = `SELECT c.relname, k.conname, pg_get_constraintdef(k.oid, true), k.convalidated
+	queryChecks = `SELECT c.relname, k.conname, pg_get_constraintdef(k.oid, true), k.convalidated
 FROM pg_constraint k
 JOIN pg_class c ON c.oid = k.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE k.contype = 'c' AND n.nspname = current_schema() AND c.relname = ANY ($1::text[])
 ORDER BY c.relname, k.conname`
 
-	// Preflight: server state and privileges in one row. $1 is the sessions table name.
+	queryTablesLike = `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND starts_with(c.relname, $1)
+ORDER BY 1`
+
+	// Preflight: server state and privileges in one row. $1 is the session table name.
 	queryPreflightState = `SELECT pg_is_in_recovery(),
        current_setting('default_transaction_read_only') = 'on',
        current_setting('transaction_read_only') = 'on',
@@ -105,34 +119,11 @@ FROM (SELECT 1) AS one
 LEFT JOIN (pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema())
        ON c.relname = $1 AND c.relkind IN ('r', 'p')`
 
-	// Preflight: every object of the current schema carrying one of our names, whatever table it is on.
-	// $1 index names, $2 trigger names, $3 routine names (lower-case), $4 table names.
-	queryPreflightNamed = `SELECT 'index', i.relname, t.relname, ''
-FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+	// Repair: INVALID (or not ready) indexes of the current schema with one of the given names.
+	queryInvalidIndexes = `SELECT i.relname
+FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
 JOIN pg_namespace n ON n.oid = i.relnamespace
-WHERE n.nspname = current_schema() AND i.relname = ANY ($1::text[])
-UNION ALL
-SELECT 'trigger', tg.tgname, c.relname, pg_get_triggerdef(tg.oid, true)
-FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE NOT tg.tgisinternal AND n.nspname = current_schema() AND tg.tgname = ANY ($2::text[])
-UNION ALL
-SELECT 'routine', lower(p.proname), p.prokind::text,
-       pg_get_function_identity_arguments(p.oid) || ' -> ' || format_type(p.prorettype, NULL)
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = current_schema() AND lower(p.proname) = ANY ($3::text[])
-UNION ALL
-SELECT 'relation', c.relname, c.relkind::text, ''
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = current_schema() AND c.relname = ANY ($4::text[]) AND c.relkind NOT IN ('r', 'p', 'i', 'I')
-ORDER BY 1, 2, 3`
-
-	// Repair: INVALID (or not ready) indexes of the current schema with one of our names.
-	queryInvalidIndexes = `SELECT n.nspname, i.relname, t.relname
-FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
-JOIN pg_namespace n ON n.oid = i.relnamespace
-WHERE n.nspname = current_schema() AND i.relname = ANY ($1::text[])
-  AND NOT (x.indisvalid AND x.indisready)
-ORDER BY i.relname`
+WHERE n.nspname = current_schema() AND i.relname = ANY ($1::text[]) AND NOT (x.indisvalid AND x.indisready)`
 )
 
 // textArray renders names as a PostgreSQL text[] literal, for a $n::text[] parameter.
@@ -151,106 +142,176 @@ func textArray(names []string) string {
 	return b.String()
 }
 
-// quoteIdent quotes a PostgreSQL identifier.
-func quoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+// quote quotes a PostgreSQL identifier.
+func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// Family maps a type, as declared or as format_type reports it, to its family.
+func (Dialect) Family(typ string) dialect.Family {
+	t := strings.ToLower(strings.TrimSpace(typ))
+	if i := strings.Index(t, "("); i >= 0 && !strings.HasPrefix(t, "timestamp") {
+		t = strings.TrimSpace(t[:i])
+	}
+	switch {
+	case t == "text" || t == "varchar" || t == "character varying" || t == "char" || t == "character" || t == "bpchar" || t == "name" || t == "citext":
+		return dialect.FamText
+	case t == "bytea":
+		return dialect.FamBinary
+	case t == "smallint" || t == "integer" || t == "int" || t == "bigint" || t == "int2" || t == "int4" || t == "int8":
+		return dialect.FamInteger
+	case t == "boolean" || t == "bool":
+		return dialect.FamBool
+	case t == "timestamptz" || strings.HasPrefix(t, "timestamp") && strings.HasSuffix(t, "with time zone"):
+		return dialect.FamInstant
+	case strings.HasPrefix(t, "timestamp") || t == "date":
+		return dialect.FamWallClock
+	case t == "json" || t == "jsonb":
+		return dialect.FamJSON
+	case t == "inet" || t == "cidr":
+		return dialect.FamInet
+	case t == "uuid":
+		return dialect.FamUUID
+	}
+	return dialect.FamOther
 }
 
-// Snapshot reads the catalog of current_schema() for the given tables in five queries (columns, indexes,
-// triggers, routines, checks), whatever the number of objects.
-func (*Dialect) Snapshot(ctx context.Context, q dialect.Querier, tables []string) (*dialect.Snapshot, error) {
-	snap := dialect.NewSnapshot()
+// Inspect reads relations, columns, indexes, triggers, routines and CHECK constraints of
+// current_schema(): seven queries, whatever the number of objects.
+func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Server, tables []string) (*dialect.Catalog, error) {
+	cat := dialect.NewCatalog(srv.Schema)
 	arr := textArray(tables)
-
-	if err := eachRow(ctx, q, querySnapshotColumns, []any{arr}, func(rows *sql.Rows) error {
-		var (
-			table string
-			col   dialect.Column
-			def   sql.NullString
-		)
-		if err := rows.Scan(&table, &col.Name, &col.Type, &col.Nullable, &def, &col.Comment); err != nil {
+	if err := eachRow(ctx, q, queryTables, []any{arr}, func(rows *sql.Rows) error {
+		t := &dialect.Table{}
+		var kind string
+		if err := rows.Scan(&t.Name, &kind, &t.Rows); err != nil {
 			return err
 		}
-		if def.Valid {
-			d := normalizeDefault(def.String)
-			col.Default = &d
+		switch kind {
+		case "r":
+		case "p":
+			t.Kind = dialect.TablePartitioned
+		case "v":
+			t.Kind = dialect.TableView
+		default:
+			t.Kind = dialect.TableOther
 		}
-		t := snap.Tables[table]
-		if t == nil {
-			t = &dialect.Table{Name: table}
-			snap.Tables[table] = t
-		}
-		t.Columns = append(t.Columns, &col)
+		cat.Tables[t.Name] = t
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("postgres: snapshot columns: %w", err)
+		return nil, fmt.Errorf("postgres: inspect tables: %w", err)
+	}
+	if len(tables) > 0 {
+		var resolved sql.NullString
+		err := q.QueryRowContext(ctx, queryResolves, tables[0]).Scan(&resolved)
+		if err != nil && err != sql.ErrNoRows {
+			return nil, fmt.Errorf("postgres: resolve %s: %w", tables[0], err)
+		}
+		if resolved.Valid && resolved.String != srv.Schema {
+			cat.Resolved = resolved.String
+		}
 	}
 
-	if err := eachRow(ctx, q, querySnapshotIndexes, []any{arr}, func(rows *sql.Rows) error {
-		var (
-			ix   dialect.Index
-			cols sql.NullString
-		)
-		if err := rows.Scan(&ix.Table, &ix.Name, &ix.Unique, &ix.Valid, &ix.Predicate, &cols); err != nil {
+	if err := eachRow(ctx, q, queryColumns, []any{arr}, func(rows *sql.Rows) error {
+		var table string
+		var def sql.NullString
+		c := &dialect.Column{}
+		if err := rows.Scan(&table, &c.Name, &c.Type, &c.Length, &c.Nullable, &def, &c.Comment); err != nil {
+			return err
+		}
+		c.Family = d.Family(c.Type)
+		if def.Valid {
+			n := normalizeDefault(def.String)
+			c.Default = &n
+		}
+		if t := cat.Tables[table]; t != nil {
+			t.Columns = append(t.Columns, c)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("postgres: inspect columns: %w", err)
+	}
+
+	if err := eachRow(ctx, q, queryIndexes, []any{arr, textArray(ourIndexNames(tables))}, func(rows *sql.Rows) error {
+		ix := &dialect.Index{}
+		var cols sql.NullString
+		if err := rows.Scan(&ix.Table, &ix.Name, &ix.Unique, &ix.Primary, &ix.Valid, &ix.Predicate, &ix.Method, &cols); err != nil {
 			return err
 		}
 		if cols.String != "" {
 			ix.Columns = strings.Split(cols.String, "\x1f")
 		}
 		ix.Predicate = normalizeExpr(ix.Predicate)
-		snap.Indexes[ix.Name] = &ix
+		cat.Indexes = append(cat.Indexes, ix)
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("postgres: snapshot indexes: %w", err)
+		return nil, fmt.Errorf("postgres: inspect indexes: %w", err)
 	}
 
-	if err := eachRow(ctx, q, querySnapshotTriggers, []any{arr}, func(rows *sql.Rows) error {
-		var (
-			tg     dialect.Trigger
-			tgtype int
-		)
-		if err := rows.Scan(&tg.Name, &tg.Table, &tgtype, &tg.Body); err != nil {
+	if err := eachRow(ctx, q, queryTriggers, nil, func(rows *sql.Rows) error {
+		tg := &dialect.Trigger{}
+		var tgtype int
+		if err := rows.Scan(&tg.Name, &tg.Table, &tgtype, &tg.Body, &tg.Function); err != nil {
 			return err
 		}
 		tg.Timing, tg.Event = decodeTgtype(tgtype)
-		tg.Body = strings.ToLower(tg.Body)
-		if _, dup := snap.Triggers[tg.Name]; !dup {
-			snap.Triggers[tg.Name] = &tg
-		}
+		tg.Row = tgtype&1 != 0
+		cat.Triggers = append(cat.Triggers, tg)
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("postgres: snapshot triggers: %w", err)
+		return nil, fmt.Errorf("postgres: inspect triggers: %w", err)
 	}
 
-	if err := eachRow(ctx, q, querySnapshotRoutines, nil, func(rows *sql.Rows) error {
-		var name, kind string
-		if err := rows.Scan(&name, &kind); err != nil {
+	if err := eachRow(ctx, q, queryRoutines, nil, func(rows *sql.Rows) error {
+		r := &dialect.Routine{}
+		var kind string
+		if err := rows.Scan(&r.Name, &kind, &r.Body, &r.Comment, &r.Signature); err != nil {
 			return err
 		}
-		r := &dialect.Routine{Name: name, Kind: "FUNCTION"}
+		r.Kind = "FUNCTION"
 		if kind == "p" {
 			r.Kind = "PROCEDURE"
 		}
-		if prev, dup := snap.Routines[name]; !dup || prev.Kind != "PROCEDURE" {
-			snap.Routines[name] = r
-		}
+		cat.Routines[strings.ToLower(r.Name)] = r
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("postgres: snapshot routines: %w", err)
+		return nil, fmt.Errorf("postgres: inspect routines: %w", err)
 	}
 
-	if err := eachRow(ctx, q, querySnapshotChecks, []any{arr}, func(rows *sql.Rows) error {
-		var ck dialect.Check
-		if err := rows.Scan(&ck.Table, &ck.Name, &ck.Expr, &ck.Validated); err != nil {
+	if err := eachRow(ctx, q, queryChecks, []any{arr}, func(rows *sql.Rows) error {
+		c := &dialect.Check{}
+		if err := rows.Scan(&c.Table, &c.Name, &c.Expr, &c.Validated); err != nil {
 			return err
 		}
-		ck.Expr = normalizeCheck(ck.Expr)
-		snap.Checks[ck.Name] = &ck
+		c.Expr = normalizeCheck(c.Expr)
+		cat.Checks = append(cat.Checks, c)
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("postgres: snapshot checks: %w", err)
+		return nil, fmt.Errorf("postgres: inspect checks: %w", err)
 	}
-	return snap, nil
+	return cat, nil
+}
+
+// Retired counts the rows of the tables whose names start with prefix.
+func (Dialect) Retired(ctx context.Context, q dialect.Querier, _ dialect.Server, prefix string) (map[string]int64, error) {
+	var names []string
+	if err := eachRow(ctx, q, queryTablesLike, []any{prefix}, func(rows *sql.Rows) error {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return err
+		}
+		names = append(names, n)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, n := range names {
+		var c int64
+		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+quote(n)).Scan(&c); err != nil {
+			return nil, err
+		}
+		out[n] = c
+	}
+	return out, nil
 }
 
 func eachRow(ctx context.Context, q dialect.Querier, query string, args []any, f func(*sql.Rows) error) error {
@@ -301,7 +362,7 @@ func normalizeDefault(def string) string {
 	d := strings.TrimSpace(def)
 	lower := strings.ToLower(d)
 	switch lower {
-	case "now()", "current_timestamp", "transaction_timestamp()", "current_timestamp(6)", "localtimestamp":
+	case "now()", "current_timestamp", "transaction_timestamp()", "current_timestamp(6)", "localtimestamp", "statement_timestamp()":
 		return "now"
 	}
 	if m := castRe.FindStringSubmatch(d); m != nil {

@@ -16,11 +16,13 @@ var (
 	ErrInvalidOption = errors.New("sessionsec: invalid option")
 	// ErrNoDatabase: the *sql.DB is nil, closed or unreachable.
 	ErrNoDatabase = errors.New("sessionsec: no usable database")
-	// ErrUnsupportedDriver: the *sql.DB's driver is not one this package knows; use WithDialect.
+	// ErrUnsupportedDriver: no registered dialect serves the *sql.DB's driver: import the dialect
+	// package (the message names it) or pass WithDialect for a wrapped driver.
 	ErrUnsupportedDriver = errors.New("sessionsec: unsupported database driver")
 	// ErrUnsupportedServer: the server is older than the supported versions.
 	ErrUnsupportedServer = errors.New("sessionsec: unsupported server version")
-	// ErrIncompatibleTable: an existing sessions table lacks a column the triggers need or has an unusable type.
+	// ErrIncompatibleTable: the session table cannot carry the change: no known layout, a column of an
+	// unusable type, a nullable key, a view or partitioned table, a storage engine the online DDL refuses.
 	ErrIncompatibleTable = errors.New("sessionsec: incompatible sessions table")
 	// ErrConflictingObject: a trigger, index, routine, table or constraint has one of our names but another definition.
 	ErrConflictingObject = errors.New("sessionsec: conflicting object")
@@ -53,6 +55,7 @@ var kindSentinel = map[dialect.Kind]error{
 	dialect.KindReadOnly:          ErrReadOnly,
 	dialect.KindForeignMigrations: ErrForeignMigrations,
 	dialect.KindDatabaseAhead:     ErrDatabaseAhead,
+	dialect.KindOther:             ErrNoDatabase,
 }
 
 // Problem is one reason the migration cannot run, as found by Preflight.
@@ -153,26 +156,48 @@ func (e *ValidationError) Error() string { return "sessionsec: " + e.Report.Stri
 func (e *ValidationError) Unwrap() error { return ErrValidation }
 
 // serverError strips golang-migrate's database.Error, whose message embeds the whole SQL file, down to
-// the server's own error. It keeps the line number golang-migrate found, if any.
-func serverError(err error) error {
+// the server's own error, and scrubs quoted values (row data) out of the server's message.
+func (p *Provider) serverError(err error) error {
 	var dbErr database.Error
 	if errors.As(err, &dbErr) {
-		return trimmed(dbErr)
+		return p.scrubbed(dbErr.OrigErr, dbErr.Err, dbErr.Line)
 	}
 	var dbErrPtr *database.Error
 	if errors.As(err, &dbErrPtr) && dbErrPtr != nil {
-		return trimmed(*dbErrPtr)
+		return p.scrubbed(dbErrPtr.OrigErr, dbErrPtr.Err, dbErrPtr.Line)
 	}
-	return err
+	return p.scrubbed(err, "", 0)
 }
 
-func trimmed(e database.Error) error {
-	inner := e.OrigErr
-	if inner == nil {
-		inner = errors.New(e.Err)
-	}
+// ServerError is a server's error with quoted values removed from its message. Unwrap gives the
+// driver's own error (for errors.As on *mysql.MySQLError, *pq.Error, *pgconn.PgError), whose message
+// may carry row data: log Error(), not the unwrapped error.
+type ServerError struct {
+	Message string
+	Line    uint // line in the migration file, when golang-migrate found one
+	err     error
+}
+
+func (e *ServerError) Error() string {
 	if e.Line > 0 {
-		return fmt.Errorf("line %d: %w", e.Line, inner)
+		return fmt.Sprintf("line %d: %s", e.Line, e.Message)
 	}
-	return inner
+	return e.Message
+}
+
+// Unwrap returns the driver's error.
+func (e *ServerError) Unwrap() error { return e.err }
+
+func (p *Provider) scrubbed(inner error, text string, line uint) error {
+	if inner == nil {
+		if text == "" {
+			return nil
+		}
+		inner = errors.New(text)
+	}
+	var se *ServerError
+	if errors.As(inner, &se) {
+		return inner
+	}
+	return &ServerError{Message: p.d.Scrub(inner), Line: line, err: inner}
 }

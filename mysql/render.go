@@ -1,0 +1,267 @@
+package mysql
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/agui-go/sessionsec/internal/dialect"
+	"github.com/agui-go/sessionsec/schema"
+)
+
+// columnTypes maps each logical type to the MySQL type the change creates; COLUMN_TYPE reports the
+// same text lower-cased (CHARACTER SET aside). The only place the MySQL type names live.
+var columnTypes = map[schema.Type]string{
+	schema.TypeSessionID: "VARCHAR(255)",
+	schema.TypeTimestamp: "DATETIME(6)",
+	schema.TypeHash:      "CHAR(64) CHARACTER SET ascii",
+	schema.TypeKeyID:     "VARCHAR(128)",
+	schema.TypeVersion:   "INT",
+	schema.TypeRiskScore: "SMALLINT",
+	schema.TypeAuditID:   "BIGINT",
+	schema.TypeAction:    "VARCHAR(64)",
+	schema.TypeDetails:   "JSON",
+}
+
+// ColumnType is the concrete type of a logical type.
+func (Dialect) ColumnType(t schema.Type) string { return columnTypes[t] }
+
+var defaults = map[schema.Default]string{
+	schema.DefaultOne: "1", schema.DefaultZero: "0", schema.DefaultNow: "CURRENT_TIMESTAMP(6)", schema.DefaultTrue: "TRUE",
+}
+
+// noop is the body of a file with nothing to do: golang-migrate fails on an empty file (1065).
+const noop = "DO 0"
+
+// Render writes a step's files. Every file holds exactly one statement, so that a caller's pool without
+// multiStatements=true runs it (golang-migrate sends a file in one Exec). A compound statement
+// (CREATE TRIGGER ... BEGIN ...; END) is one statement.
+func (d Dialect) Render(t dialect.Target, step schema.Step) (dialect.Files, error) {
+	r := renderer{t: t}
+	n := t.Names
+	switch step.Kind {
+	case schema.StepCreateTable:
+		return dialect.Files{
+			Up: "-- The session table for a fresh database (" + t.Layout.Name + " layout). An existing table is kept as it is.\n" +
+				r.createTable(),
+			Down: "-- Never drop the session table: it holds the application's data and may predate this change.\n" + noop,
+		}, nil
+	case schema.StepAddColumns:
+		return dialect.Files{
+			Up: "-- The security columns, metadata-only: ALGORITHM=INSTANT fails fast instead of copying a big table.\n" +
+				"-- One atomic ALTER. Columns that already exist (an earlier hand-run script) are adopted by the library instead.\n" +
+				d.addColumns(t, schema.Change.Columns),
+			Down: "-- Remove the security columns (step 5's down has copied their data to " + n.SecurityCopy + "<ts>).\n" +
+				"-- An online rebuild (FORCE; writes go on), not an instant drop: instant add/drop cycles accumulate row versions\n" +
+				"-- until MySQL refuses (64) or MariaDB finds the row too large; rebuilding on rollback keeps the forward step instant.\n" +
+				d.dropColumns(t, schema.Change.ColumnNames()),
+		}, nil
+	case schema.StepValidateCheck:
+		return dialect.Files{
+			Up:   "-- Nothing to validate: MySQL enforces the risk range in the two triggers (an enforced CHECK would copy the table).\n" + noop,
+			Down: "-- Nothing to undo.\n" + noop,
+		}, nil
+	case schema.StepRoutine:
+		rt := r.routine(step.Routine)
+		return dialect.Files{
+			Up:   "-- " + schema.Change.Routine(step.Routine).Doc + ".\n" + rt.create(),
+			Down: "-- Part of this change only.\n" + rt.drop(),
+		}, nil
+	case schema.StepKeepSecurityData:
+		return dialect.Files{
+			Up: "-- Nothing to do going up: this step exists for its down, which runs just before the security columns go.\n" + noop,
+			Down: "-- Keep the security data before step 2's down drops the columns: copy it to " + n.SecurityCopy + "<UTC ts>.\n" +
+				"CALL " + quote(n.RetireHelper) + "(" + literal(n.Table) + ")",
+		}, nil
+	case schema.StepTrigger:
+		tr := r.trigger(*step.Trigger)
+		return dialect.Files{
+			Up:   "-- " + tr.doc + "\n" + tr.create(""),
+			Down: "-- Dropped before the hash function it calls.\nDROP TRIGGER IF EXISTS " + quote(tr.name),
+		}, nil
+	case schema.StepBackfill:
+		return dialect.Files{
+			Up: "-- Fill pre-existing rows (the insert trigger already covers new ones). Safe to re-run: it skips filled rows.\n" +
+				fmt.Sprintf("CALL %s(%d)", quote(n.Backfill), schema.Change.BackfillBatch),
+			Down: "-- Nothing to undo: the values go away with the columns (after step 5's down kept a copy).\n" + noop,
+		}, nil
+	case schema.StepIndex:
+		name := n.Index(*step.Index)
+		return dialect.Files{
+			Up: "-- One index per online ALTER (writes go on, no table copy), built after the backfill. One at a time keeps each\n" +
+				"-- commit phase, which holds an exclusive metadata lock, short. MySQL has no partial indexes.\n" +
+				fmt.Sprintf("ALTER TABLE %s ADD INDEX %s (%s), ALGORITHM=INPLACE, LOCK=NONE", quote(n.Table), quote(name), quoteList(step.Index.Columns)),
+			Down: "-- Drop the index online, before the columns it covers go.\n" +
+				fmt.Sprintf("ALTER TABLE %s DROP INDEX %s, ALGORITHM=INPLACE, LOCK=NONE", quote(n.Table), quote(name)),
+		}, nil
+	case schema.StepAuditLog:
+		return dialect.Files{
+			Up: "-- The security audit log, written by the maintenance routines.\n" + r.createAuditLog(),
+			Down: "-- Never lose security history: a non-empty audit log becomes " + n.AuditLog + "_retired_<UTC ts>; an empty one goes.\n" +
+				"CALL " + quote(n.RetireHelper) + "(" + literal(n.AuditLog) + ")",
+		}, nil
+	case schema.StepArchive:
+		return dialect.Files{
+			Up: "-- The archive, with the columns of the session table (created after the security columns exist).\n" +
+				fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s LIKE %s", quote(n.Archive), quote(n.Table)),
+			Down: "-- Never lose archived sessions: a non-empty archive becomes " + n.Archive + "_retired_<UTC ts>; an empty one goes.\n" +
+				"CALL " + quote(n.RetireHelper) + "(" + literal(n.Archive) + ")",
+		}, nil
+	case schema.StepExtra:
+		return dialect.Files{Up: step.Extra.Up[d.Name()], Down: step.Extra.Down[d.Name()]}, nil
+	}
+	return dialect.Files{}, fmt.Errorf("mysql: no rendering for step %d", step.Version)
+}
+
+func (Dialect) addColumns(t dialect.Target, cols []schema.Column) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ALTER TABLE %s", quote(t.Names.Table))
+	for _, c := range cols {
+		b.WriteString("\n    ADD COLUMN " + columnDef(c) + ",")
+	}
+	b.WriteString("\n    ALGORITHM=INSTANT")
+	return b.String()
+}
+
+func (Dialect) dropColumns(t dialect.Target, cols []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ALTER TABLE %s", quote(t.Names.Table))
+	for _, c := range cols {
+		b.WriteString("\n    DROP COLUMN " + quote(c) + ",")
+	}
+	b.WriteString("\n    FORCE, ALGORITHM=INPLACE, LOCK=NONE")
+	return b.String()
+}
+
+func columnDef(c schema.Column) string {
+	s := quote(c.Name) + " " + columnTypes[c.Type]
+	if c.Nullable {
+		s += " NULL"
+	} else {
+		s += " NOT NULL"
+	}
+	if d, ok := defaults[c.Default]; ok {
+		s += " DEFAULT " + d
+	}
+	if c.Comment != "" {
+		s += " COMMENT " + literal(c.Comment)
+	}
+	return s
+}
+
+func quoteList(cols []string) string {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = quote(c)
+	}
+	return strings.Join(q, ", ")
+}
+
+// renderer holds the expressions every routine and trigger shares, written once for the target's
+// columns and their families.
+type renderer struct{ t dialect.Target }
+
+func (r renderer) col(role schema.Role) string { return quote(r.t.Col(role)) }
+
+func (r renderer) createTable() string {
+	l := r.t.Layout
+	var lines, pk []string
+	for _, c := range l.Base() {
+		name := l.ColumnName(c)
+		line := "    " + quote(name) + " " + c.Types["mysql"]
+		if c.NotNull {
+			line += " NOT NULL"
+		} else {
+			line += " NULL"
+		}
+		if d, ok := defaults[c.Default]; ok {
+			if c.Default == schema.DefaultNow && !strings.Contains(c.Types["mysql"], "(6)") {
+				d = "CURRENT_TIMESTAMP"
+			}
+			line += " DEFAULT " + d
+		}
+		lines = append(lines, line)
+		if c.PrimaryKey {
+			pk = append(pk, quote(name))
+		}
+	}
+	lines = append(lines, "    PRIMARY KEY ("+strings.Join(pk, ", ")+")")
+	for _, ix := range l.BaseIndexes() {
+		lines = append(lines, "    INDEX "+quote(ix.Name("mysql", l.Table))+" ("+quoteList(ix.ColumnsIn(l))+")")
+	}
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n%s\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", quote(l.Table), strings.Join(lines, ",\n"))
+}
+
+func (r renderer) createAuditLog() string {
+	var lines []string
+	for _, c := range schema.Change.AuditColumns {
+		line := "    " + columnDef(c)
+		if c.Type == schema.TypeAuditID {
+			line = "    " + quote(c.Name) + " BIGINT NOT NULL AUTO_INCREMENT"
+		}
+		lines = append(lines, line)
+	}
+	lines = append(lines, "    PRIMARY KEY ("+quote(schema.Change.AuditColumns[0].Name)+")")
+	for _, ix := range schema.Change.AuditIndexes {
+		lines = append(lines, "    INDEX "+quote(ix.Name)+" ("+quoteList(ix.Columns)+")")
+	}
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n%s\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", quote(schema.Change.AuditLog), strings.Join(lines, ",\n"))
+}
+
+// text is how a key or user value enters the hash: a binary column as the hex of its bytes.
+func (r renderer) text(ref string, role schema.Role) string {
+	c := ref + r.col(role)
+	if r.t.RoleKind(role) == dialect.FamBinary {
+		return "LOWER(HEX(" + c + "))"
+	}
+	return c
+}
+
+// epoch is E(created): whole seconds since 1970-01-01 UTC, rounded down, in integer arithmetic only
+// (a "/" would be DECIMAL division rounded to div_precision_increment digits before any FLOOR). A
+// TIMESTAMP is an instant: UNIX_TIMESTAMP reads its stored UTC value whatever the session time zone;
+// a DATETIME is a UTC wall clock: TIMESTAMPDIFF from the epoch literal never consults the time zone.
+func (r renderer) epoch(ref string) string {
+	c := ref + r.col(schema.RoleCreated)
+	if r.t.RoleKind(schema.RoleCreated) == dialect.FamInstant {
+		return "FLOOR(UNIX_TIMESTAMP(" + c + "))"
+	}
+	us := "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', " + c + ")"
+	return "(" + us + " DIV 1000000 - (" + us + " MOD 1000000 < 0))"
+}
+
+// hash is the canonical security hash of the row ref ("NEW." in a trigger, "" in an UPDATE).
+func (r renderer) hash(ref string) string {
+	return fmt.Sprintf("%s(%s, %s, %s)", quote(r.t.Names.HashFunction), r.text(ref, schema.RoleKey), r.text(ref, schema.RoleUser), r.epoch(ref))
+}
+
+// ipHash is created_ip_hash of the row ref: SHA-256 of schema.CanonicalIP. INET6_ATON parses both
+// families (NULL for anything else); an IPv4-mapped address counts as its IPv4 address; INET6_NTOA
+// writes the canonical text.
+func (r renderer) ipHash(ref string) string {
+	c := ref + r.col(schema.RoleIP)
+	bin := "INET6_ATON(TRIM(" + c + "))"
+	if r.t.RoleKind(schema.RoleIP) == dialect.FamBinary {
+		bin = c
+	}
+	return "SHA2(CASE WHEN " + bin + " IS NULL THEN NULL WHEN IS_IPV4_MAPPED(" + bin + ") THEN INET6_NTOA(SUBSTRING(" + bin +
+		", 13, 4)) ELSE INET6_NTOA(" + bin + ") END, 256)"
+}
+
+// now is the current time for a column of the target: a TIMESTAMP takes the instant, a DATETIME the
+// UTC wall clock (the convention the hash reads it with).
+func (r renderer) now(column string) string {
+	if r.t.Kind(column) == dialect.FamInstant {
+		return "CURRENT_TIMESTAMP(6)"
+	}
+	return "UTC_TIMESTAMP(6)"
+}
+
+// riskGuard is the range check both triggers start with.
+func (r renderer) riskGuard() string {
+	rr := schema.Change.Risk
+	return fmt.Sprintf(`    IF NEW.%[1]s < %[2]d OR NEW.%[1]s > %[3]d THEN
+        SIGNAL SQLSTATE '45000'
+            SET MESSAGE_TEXT = 'sessionsec: %[4]s.%[5]s must be between %[2]d and %[3]d';
+    END IF;
+`, quote(rr.Column), rr.Min, rr.Max, r.t.Names.Table, rr.Column)
+}

@@ -1,0 +1,270 @@
+package sessionsec
+
+import (
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/agui-go/sessionsec/internal/dialect"
+	"github.com/agui-go/sessionsec/schema"
+)
+
+// op is an operation an option can apply to.
+type op uint16
+
+const (
+	opHandle op = 1 << iota // configures the handle: accepted by New and by every function
+	opMigrate
+	opRollback
+	opValidate
+	opPreflight
+	opStatus
+	opPlan
+	opMaintain
+)
+
+var opNames = map[op]string{opMigrate: "Migrate", opRollback: "Rollback", opValidate: "Validate",
+	opPreflight: "Preflight", opStatus: "Status", opPlan: "Plan", opMaintain: "the maintenance tasks"}
+
+// Option configures a Provider (New) or one call. Each option says which operations it means something
+// to; giving it to another one fails the call with ErrInvalidOption, before anything is touched, and so
+// does a bad value.
+type Option struct {
+	name  string
+	ops   op
+	apply func(*config) error
+}
+
+type config struct {
+	// handle
+	dialect         string
+	layout          *schema.Layout
+	table           string
+	migrationsTable string
+	logger          *slog.Logger
+	extras          []schema.Step
+	// calls
+	lockWait     time.Duration
+	retries      int
+	backoff      time.Duration
+	allowAhead   bool
+	reapply      bool
+	target       int // Rollback: the version to stop at (0: all)
+	expectAbsent bool
+	progress     func(Progress)
+	stepHook     func(version uint, phase string)
+	pollInterval time.Duration
+}
+
+// DefaultMigrationsTable is the golang-migrate version table of this change: its own, so that it never
+// shares golang-migrate's default schema_migrations with the application's own migrations.
+const DefaultMigrationsTable = "sessionsec_schema_migrations"
+
+const maxBackoff = 10 * time.Second
+
+func defaults() config {
+	return config{
+		migrationsTable: DefaultMigrationsTable,
+		logger:          slog.Default(),
+		lockWait:        5 * time.Second,
+		retries:         10,
+		backoff:         250 * time.Millisecond,
+		pollInterval:    time.Second,
+	}
+}
+
+// build applies opts for operation o; handle options are always accepted.
+func build(base config, o op, opts []Option) (config, error) {
+	c := base
+	for _, opt := range opts {
+		if opt.apply == nil {
+			continue
+		}
+		if opt.ops&(o|opHandle) == 0 {
+			return c, invalid("%s does not apply to %s (it applies to %s)", opt.name, opNames[o], opt.opsText())
+		}
+		if err := opt.apply(&c); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func (o Option) opsText() string {
+	var names []string
+	for _, k := range []op{opMigrate, opRollback, opValidate, opPreflight, opStatus, opPlan, opMaintain} {
+		if o.ops&k != 0 {
+			names = append(names, opNames[k])
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...)
+}
+
+// identifierPattern is what the migrations table name may look like: it is quoted, never interpolated raw.
+var identifierPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+const allOps = opMigrate | opRollback | opValidate | opPreflight | opStatus | opPlan | opMaintain
+
+// WithDialect names the dialect instead of detecting it from the *sql.DB's driver: "mysql" (MySQL and
+// MariaDB), "postgres" or "sqlite". Use it when the driver is wrapped (by tracing, for instance). The
+// dialect's package must be imported.
+func WithDialect(name string) Option {
+	return Option{name: "WithDialect", ops: opHandle, apply: func(c *config) error {
+		if _, ok := dialect.Lookup(name); !ok {
+			return invalid("dialect %q is not registered (registered: %v); import github.com/agui-go/sessionsec/%s", name, dialect.Names(), name)
+		}
+		c.dialect = name
+		return nil
+	}}
+}
+
+// WithTable names the session table (default "sessions"), e.g. the AG-UI SDK's configurable TableName.
+// Its layout is recognised from its columns unless WithLayout says otherwise.
+func WithTable(name string) Option {
+	return Option{name: "WithTable", ops: opHandle, apply: func(c *config) error {
+		if err := schema.Spec.WithTable(name).Check(); err != nil {
+			return invalid("%v", err)
+		}
+		c.table = name
+		return nil
+	}}
+}
+
+// WithLayout fixes the layout instead of recognising it: schema.Spec, schema.AGUI, or either with
+// columns mapped (schema.Spec.Map) and another table (WithTable, or Layout.WithTable).
+func WithLayout(l schema.Layout) Option {
+	return Option{name: "WithLayout", ops: opHandle, apply: func(c *config) error {
+		if err := l.Check(); err != nil {
+			return invalid("layout: %v", err)
+		}
+		c.layout = &l
+		return nil
+	}}
+}
+
+// WithMigrationsTable sets the golang-migrate version table (default sessionsec_schema_migrations). The
+// name must match ^[A-Za-z_][A-Za-z0-9_]{0,62}$; the stock CLI needs the same name through
+// x-migrations-table, and both derive their lock from it. A table that belongs to another migration set
+// is never written.
+func WithMigrationsTable(name string) Option {
+	return Option{name: "WithMigrationsTable", ops: opHandle, apply: func(c *config) error {
+		if !identifierPattern.MatchString(name) {
+			return invalid("migrations table %q must match %s", name, identifierPattern)
+		}
+		c.migrationsTable = name
+		return nil
+	}}
+}
+
+// WithLogger sets the structured logger (default slog.Default()). Logs never contain SQL text, row data
+// or credentials.
+func WithLogger(l *slog.Logger) Option {
+	return Option{name: "WithLogger", ops: opHandle, apply: func(c *config) error {
+		if l == nil {
+			return invalid("nil logger")
+		}
+		c.logger = l
+		return nil
+	}}
+}
+
+// WithLockWait bounds how long one DDL statement waits for a table lock (MySQL lock_wait_timeout,
+// PostgreSQL lock_timeout; default 5s). A migration that queues behind a long transaction would otherwise
+// block every later query on the table; with the bound it gives up, backs off and retries (WithRetries).
+func WithLockWait(d time.Duration) Option {
+	return Option{name: "WithLockWait", ops: opMigrate | opRollback, apply: func(c *config) error {
+		if d < time.Second || d > time.Hour {
+			return invalid("lock wait %v must be between 1s and 1h", d)
+		}
+		c.lockWait = d
+		return nil
+	}}
+}
+
+// WithRetries sets how many times a step that hit the lock-wait bound is retried (default 10), with an
+// exponential backoff starting at backoff (default 250ms, capped at 10s). Then the step fails with a
+// *StepError matching ErrLockWait.
+func WithRetries(n int, backoff time.Duration) Option {
+	return Option{name: "WithRetries", ops: opMigrate | opRollback, apply: func(c *config) error {
+		if n < 0 || n > 1000 {
+			return invalid("retries %d must be between 0 and 1000", n)
+		}
+		if backoff <= 0 || backoff > maxBackoff {
+			return invalid("backoff %v must be in (0, %v]", backoff, maxBackoff)
+		}
+		c.retries, c.backoff = n, backoff
+		return nil
+	}}
+}
+
+// WithAllowDatabaseAhead lets Migrate return nil (and log a warning) when the database carries a newer
+// version of this change than the binary knows, as during a rolling deploy where newer replicas migrated
+// first. Without it Migrate returns an error matching ErrDatabaseAhead.
+func WithAllowDatabaseAhead() Option {
+	return Option{name: "WithAllowDatabaseAhead", ops: opMigrate | opPreflight, apply: func(c *config) error {
+		c.allowAhead = true
+		return nil
+	}}
+}
+
+// WithReapply makes Migrate run every step again, whatever the version table says: each step finds its
+// objects, adopts the ones that match, replaces the ones with an older definition and creates the
+// missing ones. It is how a trigger or routine that was changed by hand, or left by an older release, is
+// brought back to the declared definition.
+func WithReapply() Option {
+	return Option{name: "WithReapply", ops: opMigrate, apply: func(c *config) error { c.reapply = true; return nil }}
+}
+
+// WithTargetVersion makes Rollback stop once the database is at version v (default 0: everything).
+func WithTargetVersion(v uint) Option {
+	return Option{name: "WithTargetVersion", ops: opRollback, apply: func(c *config) error {
+		c.target = int(v)
+		return nil
+	}}
+}
+
+// WithProgress receives progress reports of long work (the backfill, index builds, the maintenance
+// tasks, rollback copies). The callback runs on the migrating goroutine: keep it short.
+func WithProgress(f func(Progress)) Option {
+	return Option{name: "WithProgress", ops: opMigrate | opRollback | opMaintain, apply: func(c *config) error {
+		if f == nil {
+			return invalid("nil progress callback")
+		}
+		c.progress = f
+		return nil
+	}}
+}
+
+// ExpectRolledBack makes Validate confirm a complete rollback: nothing of the change may be left except
+// the session table with its own columns and the retired copies of history.
+func ExpectRolledBack() Option {
+	return Option{name: "ExpectRolledBack", ops: opValidate, apply: func(c *config) error { c.expectAbsent = true; return nil }}
+}
+
+// withStepHook is for the fault-injection tests: it runs before ("before-up"/"before-down") and after
+// each step.
+func withStepHook(f func(version uint, phase string)) Option {
+	return Option{name: "withStepHook", ops: opMigrate | opRollback, apply: func(c *config) error { c.stepHook = f; return nil }}
+}
+
+// withExtraSteps appends extension steps (the evolution test).
+func withExtraSteps(steps ...schema.Step) Option {
+	return Option{name: "withExtraSteps", ops: opHandle, apply: func(c *config) error {
+		next := schema.Latest() + 1
+		for _, s := range steps {
+			if s.Kind != schema.StepExtra || s.Extra == nil {
+				return invalid("extension steps must be of kind StepExtra")
+			}
+			s.Version = next
+			next++
+			c.extras = append(c.extras, s)
+		}
+		return nil
+	}}
+}

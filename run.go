@@ -1,0 +1,307 @@
+package sessionsec
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-migrate/migrate/v4/database"
+
+	"github.com/agui-go/sessionsec/internal/dialect"
+	"github.com/agui-go/sessionsec/schema"
+)
+
+// runner applies single steps on the pinned, locked session. It drives golang-migrate's database
+// driver directly - SetVersion around Run, as golang-migrate itself does - so that it can decide, step
+// by step, whether the file runs, whether statements that complete a partial state run instead, or
+// whether the step's objects are already there and are adopted.
+type runner struct {
+	p   *Provider
+	cfg config
+	s   *session
+	f   *facts
+	drv database.Driver
+	log *slog.Logger
+	// adopted is set when a step found (some of) its objects already there: the run then ends with a
+	// validation that proves the result.
+	adopted bool
+}
+
+func (p *Provider) newRunner(ctx context.Context, cfg config, s *session, f *facts) (*runner, error) {
+	drv, err := p.d.Driver(ctx, p.db, s.conn, cfg.migrationsTable)
+	if err != nil {
+		return nil, p.readErr(ctx, "opening golang-migrate's driver", err)
+	}
+	// Deliberately never drv.Close(): it would close the pinned connection back into the pool (or, for
+	// drivers built on *sql.DB, the caller's pool itself). session.close discards the connection.
+	return &runner{p: p, cfg: cfg, s: s, f: f, drv: drv, log: cfg.logger}, nil
+}
+
+// action is what one step will do on this database, decided from the catalog.
+type action struct {
+	skip  bool     // the step's objects are all there in the declared form: record the version only
+	stmts []string // run these first (they complete a partial state, replace an older definition, clear a leftover)
+	file  bool     // then run the step's own file
+	why   string   // for the log and the plan
+}
+
+// step returns the target's step with version v.
+func (r *runner) step(v uint) (schema.Step, bool) {
+	steps := r.f.t.Steps()
+	i := slices.IndexFunc(steps, func(s schema.Step) bool { return s.Version == v })
+	if i < 0 {
+		return schema.Step{}, false
+	}
+	return steps[i], true
+}
+
+// planUp decides how step brings the database to the step's declared state.
+func planUp(d dialect.Dialect, f *facts, step schema.Step) action {
+	t, cat := f.t, f.cat
+	n := t.Names
+	leftovers := d.Leftovers(t, f.srv, step, true, cat)
+	file := action{stmts: leftovers, file: true}
+	switch step.Kind {
+	case schema.StepAddColumns:
+		present, missing := securityPresent(cat, n.Table)
+		switch {
+		case len(missing) == 0:
+			return action{skip: true, why: "the security columns are already there: adopted"}
+		case len(present) > 0:
+			if stmts := d.AddColumns(t, f.srv, missing); stmts != nil {
+				return action{stmts: stmts, why: fmt.Sprintf("%s already there: adding only %s", strings.Join(present, ", "), columnNames(missing))}
+			}
+		}
+	case schema.StepIndex:
+		want := d.Objects(t, step, f.srv).Indexes[0]
+		if got := findIndex(cat, want); got != nil && got.Valid && len(leftovers) == 0 && sameIndex(want, got) {
+			return action{skip: true, why: "index " + want.Name + " is already there: adopted"}
+		}
+	case schema.StepAuditLog, schema.StepArchive:
+		name := n.AuditLog
+		if step.Kind == schema.StepArchive {
+			name = n.Archive
+		}
+		if cat.Tables[name] != nil && step.Kind == schema.StepAuditLog && !auditIndexesMissing(d, f, step) {
+			return action{skip: true, why: "table " + name + " is already there: adopted"}
+		}
+	case schema.StepTrigger:
+		want := d.Objects(t, step, f.srv).Triggers[0]
+		got := cat.Trigger(n.Table, want.Name)
+		if got != nil && sameBody(got.Body, want.Body) && len(leftovers) == 0 {
+			return action{skip: true, why: "trigger " + want.Name + " is already there: adopted"}
+		}
+		if stmts := d.ReplaceTrigger(t, f.srv, step, cat); stmts != nil {
+			return action{stmts: stmts, why: "trigger " + want.Name + " has an older definition or an interrupted replacement: replaced"}
+		}
+		return action{file: true}
+	case schema.StepRoutine:
+		want := d.Objects(t, step, f.srv).Routines
+		if len(want) == 0 {
+			break // no stored routine on this dialect
+		}
+		got := cat.Routine(want[0].Name)
+		switch {
+		case got != nil && sameBody(got.Body, want[0].Body):
+			return action{skip: true, why: strings.ToLower(want[0].Kind) + " " + want[0].Name + " is already there: adopted"}
+		case got != nil:
+			if stmts := d.ReplaceRoutine(t, f.srv, step, cat); stmts != nil {
+				return action{stmts: stmts, why: strings.ToLower(want[0].Kind) + " " + want[0].Name + " has an older definition: replaced"}
+			}
+		}
+	}
+	return file
+}
+
+// planDown decides how step's down brings the database to the state before the step.
+func planDown(d dialect.Dialect, f *facts, step schema.Step) action {
+	t, cat := f.t, f.cat
+	leftovers := d.Leftovers(t, f.srv, step, false, cat)
+	switch step.Kind {
+	case schema.StepAddColumns:
+		present, _ := securityPresent(cat, t.Names.Table)
+		if len(present) == 0 {
+			return action{skip: true, why: "the security columns are already gone"}
+		}
+		if stmts := d.DropColumns(t, f.srv, present, cat); stmts != nil {
+			return action{stmts: stmts, why: "dropping " + strings.Join(present, ", ")}
+		}
+	case schema.StepIndex:
+		want := d.Objects(t, step, f.srv).Indexes[0]
+		if findIndex(cat, want) == nil && len(leftovers) == 0 {
+			return action{skip: true, why: "index " + want.Name + " is already gone"}
+		}
+	}
+	return action{stmts: leftovers, file: true}
+}
+
+func columnNames(cols []schema.Column) string {
+	n := make([]string, len(cols))
+	for i, c := range cols {
+		n[i] = c.Name
+	}
+	return strings.Join(n, ", ")
+}
+
+func auditIndexesMissing(d dialect.Dialect, f *facts, step schema.Step) bool {
+	for _, ix := range d.Objects(f.t, step, f.srv).Indexes {
+		if findIndex(f.cat, ix) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// findIndex looks an index up by table and name (MySQL and SQLite names are per table or global,
+// PostgreSQL's per schema: the table must match either way).
+func findIndex(cat *dialect.Catalog, want *dialect.Index) *dialect.Index {
+	return cat.Index(want.Table, want.Name)
+}
+
+func sameIndex(want, got *dialect.Index) bool {
+	return slices.Equal(want.Columns, got.Columns) && !got.Unique && strings.EqualFold(want.Predicate, got.Predicate)
+}
+
+func sameBody(got, want string) bool {
+	return dialect.NormalizeSpace(got) == dialect.NormalizeSpace(want)
+}
+
+// up runs step forward: version dirty, the action, version clean. A lock-wait timeout rolls the
+// running statement back whole; the step is then re-planned from a fresh catalog read (a timed-out
+// CREATE INDEX CONCURRENTLY leaves an INVALID index to clear) and retried with backoff.
+func (r *runner) up(ctx context.Context, step schema.Step) error {
+	return r.run(ctx, step, true)
+}
+
+// down runs step's down. Following golang-migrate, the version recorded while it runs is the previous
+// step's, dirty.
+func (r *runner) down(ctx context.Context, step schema.Step) error {
+	return r.run(ctx, step, false)
+}
+
+func (r *runner) run(ctx context.Context, step schema.Step, up bool) error {
+	dir, record := "down", r.previous(step.Version)
+	if up {
+		dir, record = "up", int(step.Version)
+	}
+	files, err := r.p.d.Render(r.f.t, step)
+	if err != nil {
+		return err
+	}
+	body, file := files.Up, ""
+	upName, downName := step.FileNames(r.f.t.Names.Table)
+	file = upName
+	if !up {
+		body, file = files.Down, downName
+	}
+	r.hook(step.Version, "before-"+dir)
+	start := time.Now()
+	backoff := r.cfg.backoff
+	for attempt := 0; ; attempt++ {
+		var a action
+		if up {
+			a = planUp(r.p.d, r.f, step)
+		} else {
+			a = planDown(r.p.d, r.f, step)
+		}
+		err := r.apply(ctx, step, a, record, body)
+		if err == nil {
+			if a.why != "" {
+				r.adopted = r.adopted || up
+				r.log.InfoContext(ctx, "sessionsec: step adapted to what the database already had", "version", step.Version,
+					"step", file, "direction", dir, "how", a.why)
+			}
+			break
+		}
+		if !r.p.d.IsLockTimeout(err) {
+			return &StepError{Version: step.Version, Name: file, Direction: dir, kind: ErrStepFailed, Err: r.p.serverError(err)}
+		}
+		if attempt >= r.cfg.retries {
+			return &StepError{Version: step.Version, Name: file, Direction: dir, kind: ErrLockWait,
+				Err: fmt.Errorf("still blocked after %d attempts by sessions holding locks on the table (long transactions?): %w", attempt+1, r.p.serverError(err))}
+		}
+		r.log.WarnContext(ctx, "sessionsec: step waited too long for a table lock; backing off", "step", file,
+			"attempt", attempt+1, "backoff", backoff)
+		if err := sleep(ctx, backoff); err != nil {
+			return fmt.Errorf("sessionsec: stopped while backing off before retrying %s (run again to continue): %w", file, err)
+		}
+		backoff = min(backoff*2, maxBackoff)
+		if err := r.refresh(ctx); err != nil {
+			return err
+		}
+	}
+	r.log.InfoContext(ctx, "sessionsec: step done", "direction", dir, "version", step.Version, "step", file,
+		"duration", time.Since(start).Round(time.Millisecond))
+	r.progress(Progress{Task: map[bool]string{true: "migrate", false: "rollback"}[up], Version: step.Version,
+		Step: step.Name(r.f.t.Names.Table), Done: 1, Total: 1, Elapsed: time.Since(start), Final: true})
+	r.hook(step.Version, "after-"+dir)
+	return nil
+}
+
+// apply records the version dirty, does what a says, and records it clean.
+func (r *runner) apply(ctx context.Context, step schema.Step, a action, record int, body string) error {
+	if a.skip {
+		return r.drv.SetVersion(record, false)
+	}
+	if err := r.drv.SetVersion(record, true); err != nil {
+		return err
+	}
+	for _, stmt := range a.stmts {
+		if _, err := r.s.conn.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	if a.file {
+		if err := r.drv.Run(strings.NewReader(body)); err != nil {
+			return err
+		}
+	}
+	return r.drv.SetVersion(record, false)
+}
+
+// refresh re-reads the catalog after the database changed under a plan.
+func (r *runner) refresh(ctx context.Context) error {
+	f, err := r.p.inspectOn(ctx, r.s.conn, r.cfg, r.f.srv)
+	if err != nil {
+		return err
+	}
+	f.t.Layout = r.f.t.Layout // the layout was settled at the start; keep it even if columns went
+	f.t = dialect.NewTarget(r.p.d, f.t.Layout, f.cat, r.cfg.extras...)
+	r.f = f
+	return nil
+}
+
+// previous returns the version before v as golang-migrate records it (-1 for none).
+func (r *runner) previous(v uint) int {
+	if v <= 1 {
+		return database.NilVersion
+	}
+	return int(v - 1)
+}
+
+func (r *runner) hook(v uint, phase string) {
+	if h := r.cfg.stepHook; h != nil {
+		h(v, phase)
+	}
+}
+
+func (r *runner) progress(pr Progress) {
+	if f := r.cfg.progress; f != nil {
+		f(pr)
+	}
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,55 @@
+package sqlite
+
+import (
+	"strings"
+
+	"github.com/agui-go/sessionsec/internal/dialect"
+	"github.com/agui-go/sessionsec/schema"
+)
+
+// AddColumns adds the security columns a partial earlier attempt did not (SQLite has no ADD COLUMN IF
+// NOT EXISTS).
+func (d Dialect) AddColumns(t dialect.Target, _ dialect.Server, missing []schema.Column) []string {
+	return splitStatements(d.addColumns(t, missing))
+}
+
+// DropColumns drops the security columns that exist; nil when the step's own file drops all six.
+func (Dialect) DropColumns(t dialect.Target, _ dialect.Server, present []string, _ *dialect.Catalog) []string {
+	if len(present) == len(schema.Change.Columns) {
+		return nil
+	}
+	return splitStatements(dropColumns(t, present))
+}
+
+// ReplaceTrigger returns nil: the step's file drops and creates the trigger in one transaction.
+func (Dialect) ReplaceTrigger(dialect.Target, dialect.Server, schema.Step, *dialect.Catalog) []string {
+	return nil
+}
+
+// ReplaceRoutine returns nil: SQLite has no stored routines.
+func (Dialect) ReplaceRoutine(dialect.Target, dialect.Server, schema.Step, *dialect.Catalog) []string {
+	return nil
+}
+
+// Leftovers returns nil: every SQLite step runs in one transaction, so a cut-off step leaves nothing.
+func (Dialect) Leftovers(dialect.Target, dialect.Server, schema.Step, bool, *dialect.Catalog) []string {
+	return nil
+}
+
+// splitStatements splits rendered ALTER statements (one per line group, ";"-terminated, comments
+// removed) for execution one at a time.
+func splitStatements(sqlText string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(sqlText, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "--") {
+			continue
+		}
+		cur.WriteString(line + "\n")
+		if strings.HasSuffix(strings.TrimSpace(line), ";") {
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		}
+	}
+	return out
+}
