@@ -187,7 +187,7 @@ func (r *runner) run(ctx context.Context, step schema.Step, up bool) error {
 	if up {
 		dir, record = "up", int(step.Version)
 	}
-	files, err := r.p.d.Render(r.f.t, step)
+	files, err := renderStep(r.p.d, r.f.t, step)
 	if err != nil {
 		return err
 	}

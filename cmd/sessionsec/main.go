@@ -32,7 +32,9 @@ import (
 	_ "modernc.org/sqlite" // embedded default
 
 	"github.com/agui-go/sessionsec"
-	_ "github.com/agui-go/sessionsec/sqlite" // registers session_security_hash for SQLite connections
+	_ "github.com/agui-go/sessionsec/mysql"    // MySQL / MariaDB dialect
+	_ "github.com/agui-go/sessionsec/postgres" // PostgreSQL dialect
+	_ "github.com/agui-go/sessionsec/sqlite"   // SQLite dialect and its Go functions
 )
 
 const defaultSQLite = "sqlite://sessionsec.db"
@@ -44,7 +46,7 @@ func main() {
 func run(args []string) int {
 	fs := flag.NewFlagSet("sessionsec", flag.ContinueOnError)
 	database := fs.String("database", os.Getenv("SESSIONSEC_DATABASE"), "database URL (mysql://, postgres://, sqlite://); default "+defaultSQLite)
-	table := fs.String("migrations-table", "schema_migrations", "golang-migrate version table")
+	table := fs.String("migrations-table", sessionsec.DefaultMigrationsTable, "golang-migrate version table")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up after this long (waiting for the lock included)")
 	lockWait := fs.Duration("lock-wait", 5*time.Second, "per-statement bound on waiting for table locks")
 	verbose := fs.Bool("v", false, "debug logging")

@@ -1,2 +1,0 @@
--- The backfill procedure is part of this change only.
-DROP PROCEDURE IF EXISTS BackfillSessionSecurity

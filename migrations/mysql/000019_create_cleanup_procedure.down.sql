@@ -1,2 +1,0 @@
--- The cleanup procedure is part of this change only.
-DROP PROCEDURE IF EXISTS CleanupExpiredSecureSessions

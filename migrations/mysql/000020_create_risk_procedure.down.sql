@@ -1,2 +1,0 @@
--- The risk procedure is part of this change only.
-DROP PROCEDURE IF EXISTS UpdateSessionRiskScores

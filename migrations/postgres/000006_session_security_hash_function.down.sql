@@ -1,2 +1,0 @@
--- Drop the hash function (the triggers calling it were dropped by the later steps' downs).
-DROP FUNCTION IF EXISTS session_security_hash(text, text, bigint);

@@ -1,2 +1,0 @@
--- Drop the backfill procedure.
-DROP PROCEDURE IF EXISTS BackfillSessionSecurity(int);

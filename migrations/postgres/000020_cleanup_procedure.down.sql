@@ -1,2 +1,0 @@
--- Drop the cleanup procedure.
-DROP PROCEDURE IF EXISTS CleanupExpiredSecureSessions();

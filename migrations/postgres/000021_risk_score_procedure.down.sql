@@ -1,2 +1,0 @@
--- Drop the risk-score procedure.
-DROP PROCEDURE IF EXISTS UpdateSessionRiskScores();
