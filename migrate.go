@@ -2,6 +2,7 @@ package sessionsec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -86,11 +87,17 @@ func (p *Provider) migrate(ctx context.Context, cfg config) error {
 			"version", st.Version)
 	}
 	start := time.Now()
-	for _, step := range pending {
+	for i, step := range pending {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("sessionsec: stopped between steps, before step %d (the database is consistent; Migrate again to continue): %w", step.Version, err)
 		}
 		if err := r.up(ctx, step); err != nil {
+			var se *StepError
+			if i == 0 && st.Dirty && !cfg.reapply && errors.As(err, &se) && errors.Is(err, ErrStepFailed) {
+				return &DirtyError{Version: step.Version, Name: se.Name, State: "re-running the interrupted step failed", Err: se.Err,
+					Fix: fmt.Sprintf("Migrate with WithReapply() (the command: up -reapply) runs every step again and recreates what the step relies on; "+
+						"or inspect the objects of step %d and `migrate force %d` when they are complete, then Migrate again", step.Version, step.Version)}
+			}
 			return err
 		}
 	}

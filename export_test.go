@@ -1,0 +1,7 @@
+package sessionsec
+
+// Test-only hooks for the external test package.
+var (
+	WithStepHook   = withStepHook
+	WithExtraSteps = withExtraSteps
+)
