@@ -234,17 +234,18 @@ func (r renderer) hash(ref string) string {
 	return fmt.Sprintf("%s(%s, %s, %s)", quote(r.t.Names.HashFunction), r.text(ref, schema.RoleKey), r.text(ref, schema.RoleUser), r.epoch(ref))
 }
 
-// ipHash is created_ip_hash of the row ref: SHA-256 of schema.CanonicalIP. INET6_ATON parses both
-// families (NULL for anything else); an IPv4-mapped address counts as its IPv4 address; INET6_NTOA
-// writes the canonical text.
+// ipHash is created_ip_hash of the row ref: SHA-256 of schema.CanonicalIP. Text is checked with
+// IS_IPV4/IS_IPV6 first (INET6_ATON raises an error on anything else under a strict sql_mode); an
+// IPv4-mapped address counts as its IPv4 address (IS_IPV4_MAPPED only on 16 bytes: MariaDB refuses 4);
+// INET6_NTOA writes the canonical text. The result is ascii, like the column (MariaDB refuses to mix).
 func (r renderer) ipHash(ref string) string {
 	c := ref + r.col(schema.RoleIP)
-	bin := "INET6_ATON(TRIM(" + c + "))"
+	bin, valid := "INET6_ATON(TRIM("+c+"))", "(IS_IPV4(TRIM("+c+")) OR IS_IPV6(TRIM("+c+")))"
 	if r.t.RoleKind(schema.RoleIP) == dialect.FamBinary {
-		bin = c
+		bin, valid = c, "LENGTH("+c+") IN (4, 16)"
 	}
-	return "SHA2(CASE WHEN " + bin + " IS NULL THEN NULL WHEN IS_IPV4_MAPPED(" + bin + ") THEN INET6_NTOA(SUBSTRING(" + bin +
-		", 13, 4)) ELSE INET6_NTOA(" + bin + ") END, 256)"
+	return "CONVERT(SHA2(CASE WHEN NOT " + valid + " THEN NULL WHEN LENGTH(" + bin + ") = 16 THEN CASE WHEN IS_IPV4_MAPPED(" + bin +
+		") THEN INET6_NTOA(SUBSTRING(" + bin + ", 13, 4)) ELSE INET6_NTOA(" + bin + ") END ELSE INET6_NTOA(" + bin + ") END, 256) USING ascii)"
 }
 
 // now is the current time for a column of the target: a TIMESTAMP takes the instant, a DATETIME the

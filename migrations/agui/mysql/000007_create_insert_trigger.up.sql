@@ -19,6 +19,6 @@ BEGIN
         SET NEW.`security_hash` = `session_security_hash`(NEW.`id`, NEW.`user_id`, FLOOR(UNIX_TIMESTAMP(NEW.`created_at`)));
     END IF;
     IF NEW.`created_ip_hash` IS NULL THEN
-        SET NEW.`created_ip_hash` = SHA2(CASE WHEN INET6_ATON(TRIM(NEW.`ip_address`)) IS NULL THEN NULL WHEN IS_IPV4_MAPPED(INET6_ATON(TRIM(NEW.`ip_address`))) THEN INET6_NTOA(SUBSTRING(INET6_ATON(TRIM(NEW.`ip_address`)), 13, 4)) ELSE INET6_NTOA(INET6_ATON(TRIM(NEW.`ip_address`))) END, 256);
+        SET NEW.`created_ip_hash` = CONVERT(SHA2(CASE WHEN NOT (IS_IPV4(TRIM(NEW.`ip_address`)) OR IS_IPV6(TRIM(NEW.`ip_address`))) THEN NULL WHEN LENGTH(INET6_ATON(TRIM(NEW.`ip_address`))) = 16 THEN CASE WHEN IS_IPV4_MAPPED(INET6_ATON(TRIM(NEW.`ip_address`))) THEN INET6_NTOA(SUBSTRING(INET6_ATON(TRIM(NEW.`ip_address`)), 13, 4)) ELSE INET6_NTOA(INET6_ATON(TRIM(NEW.`ip_address`))) END ELSE INET6_NTOA(INET6_ATON(TRIM(NEW.`ip_address`))) END, 256) USING ascii);
     END IF;
 END

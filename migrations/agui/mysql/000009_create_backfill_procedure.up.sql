@@ -24,7 +24,7 @@ BEGIN
            SET `security_hash` = COALESCE(`security_hash`, `session_security_hash`(`id`, `user_id`, FLOOR(UNIX_TIMESTAMP(`created_at`)))),
                `encryption_key_id` = COALESCE(`encryption_key_id`, 'migration-default-key'),
                `last_validated_at` = COALESCE(`last_validated_at`, UTC_TIMESTAMP(6)),
-               `created_ip_hash` = COALESCE(`created_ip_hash`, SHA2(CASE WHEN INET6_ATON(TRIM(`ip_address`)) IS NULL THEN NULL WHEN IS_IPV4_MAPPED(INET6_ATON(TRIM(`ip_address`))) THEN INET6_NTOA(SUBSTRING(INET6_ATON(TRIM(`ip_address`)), 13, 4)) ELSE INET6_NTOA(INET6_ATON(TRIM(`ip_address`))) END, 256))
+               `created_ip_hash` = COALESCE(`created_ip_hash`, CONVERT(SHA2(CASE WHEN NOT (IS_IPV4(TRIM(`ip_address`)) OR IS_IPV6(TRIM(`ip_address`))) THEN NULL WHEN LENGTH(INET6_ATON(TRIM(`ip_address`))) = 16 THEN CASE WHEN IS_IPV4_MAPPED(INET6_ATON(TRIM(`ip_address`))) THEN INET6_NTOA(SUBSTRING(INET6_ATON(TRIM(`ip_address`)), 13, 4)) ELSE INET6_NTOA(INET6_ATON(TRIM(`ip_address`))) END ELSE INET6_NTOA(INET6_ATON(TRIM(`ip_address`))) END, 256) USING ascii))
          WHERE `id` >= @sessionsec_lo AND `id` <= @sessionsec_hi AND (`security_hash` IS NULL OR (`created_ip_hash` IS NULL AND `ip_address` IS NOT NULL));
         SET @sessionsec_lo = @sessionsec_hi;
         WHILE @sessionsec_lo IS NOT NULL DO
@@ -36,7 +36,7 @@ BEGIN
                    SET `security_hash` = COALESCE(`security_hash`, `session_security_hash`(`id`, `user_id`, FLOOR(UNIX_TIMESTAMP(`created_at`)))),
                        `encryption_key_id` = COALESCE(`encryption_key_id`, 'migration-default-key'),
                        `last_validated_at` = COALESCE(`last_validated_at`, UTC_TIMESTAMP(6)),
-                       `created_ip_hash` = COALESCE(`created_ip_hash`, SHA2(CASE WHEN INET6_ATON(TRIM(`ip_address`)) IS NULL THEN NULL WHEN IS_IPV4_MAPPED(INET6_ATON(TRIM(`ip_address`))) THEN INET6_NTOA(SUBSTRING(INET6_ATON(TRIM(`ip_address`)), 13, 4)) ELSE INET6_NTOA(INET6_ATON(TRIM(`ip_address`))) END, 256))
+                       `created_ip_hash` = COALESCE(`created_ip_hash`, CONVERT(SHA2(CASE WHEN NOT (IS_IPV4(TRIM(`ip_address`)) OR IS_IPV6(TRIM(`ip_address`))) THEN NULL WHEN LENGTH(INET6_ATON(TRIM(`ip_address`))) = 16 THEN CASE WHEN IS_IPV4_MAPPED(INET6_ATON(TRIM(`ip_address`))) THEN INET6_NTOA(SUBSTRING(INET6_ATON(TRIM(`ip_address`)), 13, 4)) ELSE INET6_NTOA(INET6_ATON(TRIM(`ip_address`))) END ELSE INET6_NTOA(INET6_ATON(TRIM(`ip_address`))) END, 256) USING ascii))
                  WHERE `id` > @sessionsec_lo AND `id` <= @sessionsec_hi AND (`security_hash` IS NULL OR (`created_ip_hash` IS NULL AND `ip_address` IS NOT NULL));
             END IF;
             SET @sessionsec_lo = @sessionsec_hi;
