@@ -205,7 +205,7 @@ func conflictProblems(d dialect.Dialect, f *facts, pending []schema.Step) []Prob
 				case got.Table != want.Table || !strings.EqualFold(got.Timing, want.Timing) || !strings.EqualFold(got.Event, want.Event):
 					add("trigger "+want.Name, fmt.Sprintf("exists as %s %s ON %s, not %s %s ON %s", got.Timing, got.Event, got.Table, want.Timing, want.Event, want.Table),
 						"rename or drop that trigger, then retry")
-				case !sameBody(got.Body, want.Body) && !strings.Contains(got.Body, "sessionsec"):
+				case !sameBody(got.Body, want.Body) && !d.Released(want.Name, got.Body):
 					add("trigger "+want.Name, "exists with a definition this change did not write", "rename or drop that trigger (save it if it is yours), then retry")
 				}
 			}
@@ -215,7 +215,7 @@ func conflictProblems(d dialect.Dialect, f *facts, pending []schema.Step) []Prob
 				if got == nil || sameBody(got.Body, want.Body) {
 					continue
 				}
-				if !strings.EqualFold(got.Kind, want.Kind) || !(strings.Contains(got.Comment, "sessionsec") || strings.Contains(got.Body, "sessionsec")) {
+				if !strings.EqualFold(got.Kind, want.Kind) || !(d.Released(want.Name, got.Body) || strings.HasPrefix(got.Comment, "sessionsec:")) {
 					add(strings.ToLower(want.Kind)+" "+want.Name, fmt.Sprintf("a %s named %s exists that this change did not create", strings.ToLower(got.Kind), got.Name),
 						fmt.Sprintf("rename or drop it (DROP %s %s), then retry", got.Kind, got.Name))
 				}

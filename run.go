@@ -67,8 +67,12 @@ func planUp(d dialect.Dialect, f *facts, step schema.Step) action {
 	switch step.Kind {
 	case schema.StepAddColumns:
 		present, missing := securityPresent(cat, n.Table)
+		checks := true
+		for _, c := range d.Objects(t, step, f.srv).Checks {
+			checks = checks && cat.Check(c.Name) != nil
+		}
 		switch {
-		case len(missing) == 0:
+		case len(missing) == 0 && checks:
 			return action{skip: true, why: "the security columns are already there: adopted"}
 		case len(present) > 0:
 			if stmts := d.AddColumns(t, f.srv, missing); stmts != nil {

@@ -136,6 +136,9 @@ type Renderer interface {
 	ColumnType(t schema.Type) string
 	// Render writes a step's up and down files.
 	Render(t Target, step schema.Step) (Files, error)
+	// Released reports whether body is a definition of the trigger or routine name that an earlier
+	// release of this change created: such an object is replaced, anything else with our name refused.
+	Released(name, body string) bool
 	// Objects lists what a step creates in the form Inspect reports it, for Validate and the
 	// convergence checks, on the identified server (PostgreSQL bodies name its schema).
 	Objects(t Target, step schema.Step, srv Server) Objects

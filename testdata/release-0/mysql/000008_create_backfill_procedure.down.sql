@@ -1,0 +1,2 @@
+-- The backfill procedure is part of this change only.
+DROP PROCEDURE IF EXISTS BackfillSessionSecurity

@@ -1,0 +1,2 @@
+-- Drop the index online, before the columns it covers go.
+ALTER TABLE sessions DROP INDEX idx_sessions_security_hash, ALGORITHM=INPLACE, LOCK=NONE

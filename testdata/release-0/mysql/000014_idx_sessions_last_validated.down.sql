@@ -1,0 +1,2 @@
+-- Drop the index online, before the columns it covers go.
+ALTER TABLE sessions DROP INDEX idx_sessions_last_validated, ALGORITHM=INPLACE, LOCK=NONE

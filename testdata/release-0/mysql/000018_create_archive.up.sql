@@ -1,0 +1,3 @@
+-- Archive with exactly the columns of sessions (created after the security columns exist), for
+-- INSERT INTO sessions_archive SELECT * FROM sessions WHERE ...
+CREATE TABLE IF NOT EXISTS sessions_archive LIKE sessions

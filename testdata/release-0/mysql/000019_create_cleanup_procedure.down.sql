@@ -1,0 +1,2 @@
+-- The cleanup procedure is part of this change only.
+DROP PROCEDURE IF EXISTS CleanupExpiredSecureSessions

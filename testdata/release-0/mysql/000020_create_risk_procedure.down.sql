@@ -1,0 +1,2 @@
+-- The risk procedure is part of this change only.
+DROP PROCEDURE IF EXISTS UpdateSessionRiskScores

@@ -1,0 +1,2 @@
+-- Drop the backfill procedure.
+DROP PROCEDURE IF EXISTS BackfillSessionSecurity(int);

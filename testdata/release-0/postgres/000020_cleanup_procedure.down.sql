@@ -1,0 +1,2 @@
+-- Drop the cleanup procedure.
+DROP PROCEDURE IF EXISTS CleanupExpiredSecureSessions();

@@ -1,0 +1,2 @@
+-- Drop the risk-score procedure.
+DROP PROCEDURE IF EXISTS UpdateSessionRiskScores();
