@@ -180,7 +180,8 @@ func mustExecArgs(t *testing.T, db *sql.DB, q string, args ...any) {
 	}
 }
 
-var sdkIPs = []string{"203.0.113.7", "2001:db8::1", "::ffff:198.51.100.4", "2001:0DB8:0:0:0:0:0:2", "not-an-ip", ""}
+var sdkIPs = []string{"203.0.113.7", "2001:db8::1", "::ffff:198.51.100.4", "2001:0DB8:0:0:0:0:0:2", "not-an-ip", "",
+	"01.2.3.4", "2001:db8:0:0:1:0:0:1", "::1.2.3.4", "FE80::1", "1:0:0:2:0:0:0:3", "::"}
 
 func (s sdk) rows(n int, now time.Time) []sdkSession {
 	ips := sdkIPs

@@ -123,6 +123,9 @@ func (p *Provider) validate(ctx context.Context, q dialect.Querier, cfg config, 
 		}
 		stepProblems(p.d, f, step, rep, add)
 	}
+	for _, dp := range p.d.Drift(f.t, f.cat) {
+		add(dp.Object, "none", dp.Message, dp.Fix)
+	}
 	return rep, nil
 }
 

@@ -54,10 +54,7 @@ func (d Dialect) Preflight(ctx context.Context, q dialect.Querier, srv dialect.S
 				fmt.Sprintf("GRANT TRIGGER ON %s TO %s", quote(n.Table), quote(user)))
 		}
 	}
-	for _, p := range LateTriggers(t, cat) {
-		add(dialect.KindConflictingObject, "trigger "+p, fmt.Sprintf("a BEFORE INSERT row trigger on %s that fires after %s (PostgreSQL fires triggers in name order): a change it makes to the row would not be in the stored hash", n.Table, n.InsertTrigger),
-			fmt.Sprintf("rename it to sort before %s, e.g. ALTER TRIGGER %s ON %s RENAME TO %s, then retry", n.InsertTrigger, quote(p), quote(n.Table), quote("a_"+p)))
-	}
+	out = append(out, d.Drift(t, cat)...)
 	return out
 }
 
@@ -73,4 +70,20 @@ func LateTriggers(t dialect.Target, cat *dialect.Catalog) []string {
 		}
 	}
 	return out
+}
+
+// Drift reports application BEFORE INSERT triggers that fire after the hash trigger.
+func (Dialect) Drift(t dialect.Target, cat *dialect.Catalog) []dialect.Problem {
+	var out []dialect.Problem
+	for _, p := range LateTriggers(t, cat) {
+		out = append(out, lateTrigger(t, p))
+	}
+	return out
+}
+
+func lateTrigger(t dialect.Target, p string) dialect.Problem {
+	n := t.Names
+	return dialect.Problem{Kind: dialect.KindConflictingObject, Object: "trigger " + p,
+		Message: fmt.Sprintf("a BEFORE INSERT row trigger on %s that fires after %s (PostgreSQL fires triggers in name order): a change it makes to the row would not be in the stored hash", n.Table, n.InsertTrigger),
+		Fix:     fmt.Sprintf("rename it to sort before %s, e.g. ALTER TRIGGER %s ON %s RENAME TO %s", n.InsertTrigger, quote(p), quote(n.Table), quote("a_"+p))}
 }

@@ -3,6 +3,7 @@ package schema
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -70,7 +71,12 @@ func CanonicalIP(s string) (string, bool) {
 		s = s[:i]
 	}
 	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" {
+	if err != nil {
+		if a, err = parseIPv4LeadingZeros(s); err != nil {
+			return "", false
+		}
+	}
+	if a.Zone() != "" {
 		return "", false
 	}
 	a = a.Unmap()
@@ -87,6 +93,29 @@ func CanonicalIP(s string) (string, bool) {
 	}
 	return a.String(), true
 }
+
+// parseIPv4LeadingZeros reads a dotted quad whose octets carry leading zeros ("010.001.002.003"), which
+// the servers read as decimal and netip refuses.
+func parseIPv4LeadingZeros(s string) (netip.Addr, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) != 4 {
+		return netip.Addr{}, errNotIP
+	}
+	var b [4]byte
+	for i, p := range parts {
+		if len(p) == 0 || len(p) > 3 {
+			return netip.Addr{}, errNotIP
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n > 255 || strings.TrimLeft(p, "0123456789") != "" {
+			return netip.Addr{}, errNotIP
+		}
+		b[i] = byte(n)
+	}
+	return netip.AddrFrom4(b), nil
+}
+
+var errNotIP = errors.New("not an IP address")
 
 // IPHash is created_ip_hash for a client IP: the lower-case hex SHA-256 of CanonicalIP(ip), unkeyed.
 // ok is false when ip is not an address. An unkeyed hash of an IP hides it from a casual reader only:

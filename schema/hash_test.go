@@ -37,7 +37,40 @@ func TestEpochOf(t *testing.T) {
 	if got, want := schema.EpochOf(wall, false), wall.Unix(); got != want {
 		t.Errorf("instant: %d, want %d", got, want)
 	}
-	if got := schema.EpochOf(time.Date(1969, 12, 31, 23, 59, 59, 500_000_000, time.UTC), true); got != -1 {
+	if got := schema.EpochOf(time.Date(1969, 12, 31, 23, 59, 59, 999_999_000, time.UTC), true); got != -1 {
 		t.Errorf("floor before 1970: %d, want -1", got)
+	}
+}
+
+// TestCanonicalIP: the forms MySQL's INET6_NTOA(INET6_ATON(..)) and PostgreSQL's host(..::inet) write
+// (checked on both servers by TestAGUISDKStore), IPv4-mapped addresses counted as IPv4.
+func TestCanonicalIP(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.7":           "203.0.113.7",
+		" 10.0.0.1 ":            "10.0.0.1",
+		"01.2.3.4":              "1.2.3.4",
+		"2001:0DB8:0:0:0:0:0:2": "2001:db8::2",
+		"2001:db8:0:0:1:0:0:1":  "2001:db8::1:0:0:1",
+		"1:0:0:2:0:0:0:3":       "1:0:0:2::3",
+		"2001:db8:0:1:1:1:1:1":  "2001:db8:0:1:1:1:1:1",
+		"::ffff:198.51.100.4":   "198.51.100.4",
+		"::1.2.3.4":             "::1.2.3.4",
+		"FE80::1":               "fe80::1",
+		"::":                    "::",
+		"::1":                   "::1",
+		"192.0.2.1/24":          "192.0.2.1",
+	} {
+		if got, ok := schema.CanonicalIP(in); !ok || got != want {
+			t.Errorf("CanonicalIP(%q) = %q, %t; want %q", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "not-an-ip", "256.1.1.1", "1.2.3", "fe80::1%eth0", "1.2.3.4.5"} {
+		if got, ok := schema.CanonicalIP(bad); ok {
+			t.Errorf("CanonicalIP(%q) = %q, want no address", bad, got)
+		}
+	}
+	// printf '203.0.113.7' | sha256sum
+	if h, _ := schema.IPHash("203.0.113.7"); h != "fec52565aa0cf18f57d7cf5b3ac728503b8992d2d6f7d46da1d1201090902b02" {
+		t.Errorf("IPHash: %s", h)
 	}
 }

@@ -200,6 +200,10 @@ type Checker interface {
 	// Preflight returns what would stop the pending steps on this server: privileges, a read-only
 	// server, MySQL's binary-log rule, storage features the online DDL cannot handle. It changes nothing.
 	Preflight(ctx context.Context, q Querier, srv Server, t Target, cat *Catalog, pending []schema.Step) []Problem
+	// Drift returns what Validate reports besides the declared objects: things that appeared since the
+	// migration and break what it set up (PostgreSQL: an application trigger that fires after the hash
+	// trigger).
+	Drift(t Target, cat *Catalog) []Problem
 }
 
 // Dialect is everything a dialect supplies.
