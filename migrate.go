@@ -200,8 +200,15 @@ func (p *Provider) rollback(ctx context.Context, cfg config) (*RollbackResult, e
 		return nil, err
 	}
 	for _, t := range slices.Sorted(maps.Keys(after)) {
-		if n, had := before[t]; !had || after[t] > n {
+		n, had := before[t]
+		switch {
+		case after[t] > n:
 			res.Kept = append(res.Kept, t)
+		case !had && after[t] == 0:
+			// An empty copy (SQLite appends to fixed tables it cannot create conditionally): nothing kept.
+			if _, err := s.conn.ExecContext(ctx, p.d.DropTable(t)); err != nil {
+				return nil, p.readErr(ctx, "dropping an empty retired table", err)
+			}
 		}
 	}
 	cfg.logger.InfoContext(ctx, "sessionsec: rollback complete", "dialect", p.d.Name(), "from", res.From, "to", res.To, "kept", res.Kept)

@@ -93,3 +93,6 @@ func (Dialect) Leftovers(t dialect.Target, _ dialect.Server, step schema.Step, _
 	}
 	return nil
 }
+
+// DropTable is the statement that drops a table.
+func (Dialect) DropTable(name string) string { return "DROP TABLE IF EXISTS " + quote(name) }

@@ -36,3 +36,6 @@ func (d Dialect) Leftovers(t dialect.Target, srv dialect.Server, step schema.Ste
 	}
 	return nil
 }
+
+// DropTable is the statement that drops a table.
+func (Dialect) DropTable(name string) string { return "DROP TABLE IF EXISTS " + quote(name) }

@@ -15,8 +15,9 @@ if [ -z "${SESSIONSEC_MYSQL_DSN:-}" ] || [ -z "${SESSIONSEC_MARIADB_DSN:-}" ] ||
 fi
 export SESSIONSEC_REQUIRE_SERVERS=1
 
-echo "== go vet"
+echo "== go vet (the library, and the benchmark's own module)"
 go vet ./...
+(cd bench && go vet ./...)
 echo "== gofmt"
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi

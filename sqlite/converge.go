@@ -53,3 +53,6 @@ func splitStatements(sqlText string) []string {
 	}
 	return out
 }
+
+// DropTable is the statement that drops a table.
+func (Dialect) DropTable(name string) string { return "DROP TABLE IF EXISTS " + quote(name) }

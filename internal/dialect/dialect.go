@@ -160,6 +160,9 @@ type Converger interface {
 	// handles (PostgreSQL: an INVALID index from a cut-off CREATE INDEX CONCURRENTLY; MySQL: the stand-in
 	// trigger of a replacement). up tells the direction about to run.
 	Leftovers(t Target, srv Server, step schema.Step, up bool, cat *Catalog) []string
+	// DropTable is the statement that drops a table (an empty retired copy SQLite could not help
+	// creating).
+	DropTable(name string) string
 }
 
 // Locker is the migration lock, golang-migrate's own where it has one.

@@ -1,0 +1,156 @@
+package sessionsec_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/agui-go/sessionsec"
+	"github.com/agui-go/sessionsec/schema"
+	_ "github.com/agui-go/sessionsec/sqlite"
+)
+
+// quiet keeps the examples' output to what they print.
+var quiet = sessionsec.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+
+func exampleDB() (*sql.DB, func()) {
+	dir, _ := os.MkdirTemp("", "sessionsec-example")
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "app.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		panic(err)
+	}
+	return db, func() { db.Close(); os.RemoveAll(dir) }
+}
+
+// Migrate at start-up, then prove the result with Validate.
+func ExampleMigrate() {
+	db, done := exampleDB()
+	defer done()
+	ctx := context.Background()
+
+	if err := sessionsec.Migrate(ctx, db, quiet); err != nil {
+		fmt.Println("migrate:", err)
+		return
+	}
+	rep, err := sessionsec.Validate(ctx, db)
+	fmt.Println(rep.OK(), err)
+
+	// The runbook's trigger test: a plain insert gets its hash and version.
+	_, _ = db.Exec("INSERT INTO sessions (session_id, user_id) VALUES ('test-session', 'test-user')")
+	var version int
+	var hash string
+	_ = db.QueryRow("SELECT security_version, security_hash FROM sessions WHERE session_id = 'test-session'").Scan(&version, &hash)
+	fmt.Println(version, len(hash))
+	// Output:
+	// true <nil>
+	// 1 64
+}
+
+// Preflight lists every problem at once; errors.Is picks out the kind.
+func ExamplePreflight() {
+	db, done := exampleDB()
+	defer done()
+	ctx := context.Background()
+	// A session table of neither built-in layout: token / owner / born / dies / seen.
+	_, _ = db.Exec("CREATE TABLE sessions (token TEXT PRIMARY KEY, owner TEXT, born TEXT, dies TEXT, seen TEXT)")
+
+	err := sessionsec.Preflight(ctx, db)
+	var pe *sessionsec.PreflightError
+	fmt.Println(errors.Is(err, sessionsec.ErrIncompatibleTable), errors.As(err, &pe) && len(pe.Problems) > 0)
+
+	// Mapped to its roles, it migrates.
+	mapped := schema.Spec.Map(map[schema.Role]string{schema.RoleKey: "token", schema.RoleUser: "owner",
+		schema.RoleCreated: "born", schema.RoleExpires: "dies", schema.RoleLastAccessed: "seen"})
+	fmt.Println(sessionsec.Migrate(ctx, db, sessionsec.WithLayout(mapped), quiet))
+	// Output:
+	// true true
+	// <nil>
+}
+
+// The AG-UI Go SDK's own session table migrates as it is: the layout is recognised from its columns.
+func ExampleMigrate_aguiSDK() {
+	db, done := exampleDB()
+	defer done()
+	ctx := context.Background()
+	_, _ = db.Exec(`CREATE TABLE agui_sessions (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at DATETIME NOT NULL,
+		last_accessed DATETIME NOT NULL, expires_at DATETIME NOT NULL, ip_address TEXT, user_agent TEXT,
+		is_active BOOLEAN NOT NULL DEFAULT 1, data TEXT, metadata TEXT)`)
+	if err := sessionsec.Migrate(ctx, db, sessionsec.WithTable("agui_sessions"), quiet); err != nil {
+		fmt.Println(err)
+		return
+	}
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	_, _ = db.Exec(`INSERT INTO agui_sessions (id, user_id, created_at, last_accessed, expires_at, ip_address, is_active)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, "s1", "u1", now, now, now.Add(time.Hour), "203.0.113.7", true)
+	var ipHash string
+	_ = db.QueryRow("SELECT created_ip_hash FROM agui_sessions WHERE id = 's1'").Scan(&ipHash)
+	want, _ := sessionsec.IPHash("203.0.113.7")
+	fmt.Println(ipHash == want)
+	// Output:
+	// true
+}
+
+// A Provider validates its options once and serves every operation; its Rollback says what it kept.
+func ExampleNew() {
+	db, done := exampleDB()
+	defer done()
+	ctx := context.Background()
+	p, err := sessionsec.New(db, quiet)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = p.Migrate(ctx)
+	_, _ = db.Exec("INSERT INTO sessions (session_id, user_id) VALUES ('s1', 'u1')")
+	res, err := p.Rollback(ctx)
+	fmt.Println(err, res.Kept)
+	// Output:
+	// <nil> [sessions_security_retired]
+}
+
+// Rollback is the emergency rollback; Validate with ExpectRolledBack confirms nothing is left.
+func ExampleRollback() {
+	db, done := exampleDB()
+	defer done()
+	ctx := context.Background()
+	_ = sessionsec.Migrate(ctx, db, quiet)
+
+	if err := sessionsec.Rollback(ctx, db, quiet); err != nil {
+		fmt.Println("rollback:", err)
+		return
+	}
+	rep, err := sessionsec.Validate(ctx, db, sessionsec.ExpectRolledBack())
+	fmt.Println(rep.OK(), err)
+	// Output:
+	// true <nil>
+}
+
+// Status tells applied and pending steps.
+func ExampleStatus() {
+	db, done := exampleDB()
+	defer done()
+	st, err := sessionsec.Status(context.Background(), db)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(st.HasVersion, len(st.Pending) == len(sessionsec.Steps("sessions")))
+	// Output:
+	// false true
+}
+
+// SecurityHash recomputes the hash the insert trigger stores, to verify a session.
+func ExampleSecurityHash() {
+	user := "test-user"
+	fmt.Println(sessionsec.SecurityHash("test-session", &user, nil, true))
+	// Output:
+	// fe02d0ed941f0e2d8bd37f6b55c23da58a761004b1b8027b3727ee008d263736
+}
