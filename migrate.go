@@ -24,6 +24,11 @@ func (p *Provider) readVersion(ctx context.Context, q dialect.Querier, cfg confi
 		if ctx.Err() != nil {
 			return st, ctx.Err()
 		}
+		if pinger, ok := q.(interface{ PingContext(context.Context) error }); ok {
+			if perr := pinger.PingContext(ctx); perr != nil {
+				return st, fmt.Errorf("%w: %v (check that the *sql.DB is open, the server is up and the credentials are right)", ErrNoDatabase, p.serverError(perr))
+			}
+		}
 		return st, &PreflightError{Problems: []Problem{{Err: ErrForeignMigrations, Object: "table " + cfg.migrationsTable,
 			Message: "cannot be read as golang-migrate's version table: " + p.serverError(err).Error(),
 			Fix:     "it belongs to another tool: give this change a table of its own with WithMigrationsTable (default " + DefaultMigrationsTable + ")"}}}

@@ -1,6 +1,7 @@
 package sessionsec
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -64,6 +65,24 @@ type Problem struct {
 	Object  string // what it is about, e.g. "table sessions"
 	Message string // what was found
 	Fix     string // what to do about it
+}
+
+// kindNames are the stable names of the sentinels, for machine-readable output.
+var kindNames = map[error]string{
+	ErrUnsupportedServer: "unsupported_server", ErrIncompatibleTable: "incompatible_table",
+	ErrConflictingObject: "conflicting_object", ErrPrivileges: "privileges", ErrBinlogRoutines: "binlog_routines",
+	ErrReadOnly: "read_only", ErrForeignMigrations: "foreign_migrations", ErrDatabaseAhead: "database_ahead",
+	ErrNoDatabase: "no_database", ErrStepFailed: "step_failed",
+}
+
+// MarshalJSON writes the problem with its kind as a stable name ("privileges", "incompatible_table", ...).
+func (p Problem) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Kind    string `json:"kind"`
+		Object  string `json:"object"`
+		Message string `json:"message"`
+		Fix     string `json:"fix,omitempty"`
+	}{kindNames[p.Err], p.Object, p.Message, p.Fix})
 }
 
 func (p Problem) String() string {

@@ -21,12 +21,10 @@ const (
 	opValidate
 	opPreflight
 	opStatus
-	opPlan
-	opMaintain
 )
 
 var opNames = map[op]string{opMigrate: "Migrate", opRollback: "Rollback", opValidate: "Validate",
-	opPreflight: "Preflight", opStatus: "Status", opPlan: "Plan", opMaintain: "the maintenance tasks"}
+	opPreflight: "Preflight", opStatus: "Status"}
 
 // Option configures a Provider (New) or one call. Each option says which operations it means something
 // to; giving it to another one fails the call with ErrInvalidOption, before anything is touched, and so
@@ -94,7 +92,7 @@ func build(base config, o op, opts []Option) (config, error) {
 
 func (o Option) opsText() string {
 	var names []string
-	for _, k := range []op{opMigrate, opRollback, opValidate, opPreflight, opStatus, opPlan, opMaintain} {
+	for _, k := range []op{opMigrate, opRollback, opValidate, opPreflight, opStatus} {
 		if o.ops&k != 0 {
 			names = append(names, opNames[k])
 		}
@@ -108,8 +106,6 @@ func invalid(format string, args ...any) error {
 
 // identifierPattern is what the migrations table name may look like: it is quoted, never interpolated raw.
 var identifierPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
-
-const allOps = opMigrate | opRollback | opValidate | opPreflight | opStatus | opPlan | opMaintain
 
 // WithDialect names the dialect instead of detecting it from the *sql.DB's driver: "mysql" (MySQL and
 // MariaDB), "postgres" or "sqlite". Use it when the driver is wrapped (by tracing, for instance). The
@@ -229,10 +225,10 @@ func WithTargetVersion(v uint) Option {
 	}}
 }
 
-// WithProgress receives progress reports of long work (the backfill, index builds, the maintenance
-// tasks, rollback copies). The callback runs on the migrating goroutine: keep it short.
+// WithProgress receives a report after each step of a migration or rollback, with its duration. The
+// callback runs on the migrating goroutine: keep it short.
 func WithProgress(f func(Progress)) Option {
-	return Option{name: "WithProgress", ops: opMigrate | opRollback | opMaintain, apply: func(c *config) error {
+	return Option{name: "WithProgress", ops: opMigrate | opRollback, apply: func(c *config) error {
 		if f == nil {
 			return invalid("nil progress callback")
 		}

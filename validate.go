@@ -207,8 +207,8 @@ func stepProblems(d dialect.Dialect, f *facts, step schema.Step, rep *Report, ad
 			}
 		}
 		if len(behind) > 0 {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("table %s lacks %s, which %s has: the archive task adds them before it copies; until then INSERT ... SELECT * into it fails",
-				n.Archive, strings.Join(behind, ", "), n.Table))
+			rep.Notes = append(rep.Notes, fmt.Sprintf("table %s lacks %s, which %s has: INSERT INTO %s SELECT * FROM %s fails until they are added to it (or the INSERT names its columns)",
+				n.Archive, strings.Join(behind, ", "), n.Table, n.Archive, n.Table))
 		}
 	}
 	objs := d.Objects(t, step, f.srv)

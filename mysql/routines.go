@@ -251,25 +251,25 @@ SET v_fk = 0, v_deleted = 0, v_blocked = 0;
 DELETE FROM %[1]s WHERE %[2]s AND %[3]s;
 SET v_rc = ROW_COUNT();
 IF v_fk = 1 THEN
-    -- A child row (FOREIGN KEY ... RESTRICT) blocks the batch: delete row by row, count what stays.
-    SET @sessionsec_row = NULL;
+    -- A child row (FOREIGN KEY ... RESTRICT) blocks the batch: delete row by row, by position among the
+    -- rows still to go (the blocked ones stay in front), and count what stays.
+    SET v_skip = 0;
     row_loop: LOOP
-        SET @sessionsec_next = NULL;
-        SELECT MIN(%[4]s) INTO @sessionsec_next FROM %[1]s
-         WHERE %[2]s AND %[3]s AND (@sessionsec_row IS NULL OR %[4]s > @sessionsec_row);
-        IF @sessionsec_next IS NULL THEN
+        SET @sessionsec_row = NULL;
+        SELECT %[4]s INTO @sessionsec_row FROM %[1]s WHERE %[2]s AND %[3]s ORDER BY %[4]s LIMIT v_skip, 1;
+        IF @sessionsec_row IS NULL THEN
             LEAVE row_loop;
         END IF;
-        SET @sessionsec_row = @sessionsec_next, v_fk = 0;
-        DELETE FROM %[1]s WHERE %[4]s = @sessionsec_row;
+        SET v_fk = 0;
+        DELETE FROM %[1]s WHERE %[4]s = @sessionsec_row AND %[3]s;
         SET v_rc = ROW_COUNT();
         IF v_fk = 1 THEN
-            SET v_blocked = v_blocked + 1;
+            SET v_blocked = v_blocked + 1, v_skip = v_skip + 1;
         ELSE
             SET v_deleted = v_deleted + v_rc;
         END IF;
     END LOOP;
-    SET @sessionsec_row = NULL, @sessionsec_next = NULL;
+    SET @sessionsec_row = NULL;
 ELSE
     SET v_deleted = v_rc;
 END IF;
@@ -278,15 +278,16 @@ IF v_deleted > 0 OR v_blocked > 0 THEN
 END IF;
 COMMIT;
 SET v_total = v_total + v_deleted, v_total_blocked = v_total_blocked + v_blocked;
-`, t, r.inRange(lower), pred, k, auditInsert(ActionCleanup, "JSON_OBJECT('blocked', v_blocked, 'deleted', v_deleted)"))
+`, t, r.inRange(lower), pred, k, auditInsert(ActionCleanup, "JSON_OBJECT('blocked', v_blocked + 0, 'deleted', v_deleted + 0)"))
 	}
 	return "BEGIN\n" +
 		"    DECLARE v_tz VARCHAR(64) DEFAULT @@session.time_zone;\n" +
 		"    DECLARE v_now DATETIME(6);\n" +
 		fmt.Sprintf("    DECLARE v_batch INT DEFAULT %d;\n", schema.Change.MaintenanceRows) +
 		"    DECLARE v_fk, v_deleted, v_blocked, v_rc, v_total, v_total_blocked BIGINT DEFAULT 0;\n" +
+		"    DECLARE v_skip INT DEFAULT 0;\n" +
 		"    DECLARE CONTINUE HANDLER FOR 1451 SET v_fk = 1;\n" +
-		utcPrologue("        ROLLBACK;\n        SET @sessionsec_row = NULL, @sessionsec_next = NULL;\n") +
+		utcPrologue("        ROLLBACK;\n        SET @sessionsec_row = NULL;\n") +
 		"    SET v_now = UTC_TIMESTAMP(6);\n" +
 		r.keyset("v_batch", op) +
 		"    IF v_total = 0 AND v_total_blocked = 0 THEN\n        " +
@@ -308,7 +309,7 @@ END IF;
 COMMIT;
 SET v_total = v_total + v_rc;
 `, quote(r.t.Names.Table), rr.Column, score, r.inRange(lower), rr.Column, score,
-			auditInsert(ActionRisk, "JSON_OBJECT('updated', v_rc)"))
+			auditInsert(ActionRisk, "JSON_OBJECT('updated', v_rc + 0)"))
 	}
 	return "BEGIN\n" +
 		"    DECLARE v_tz VARCHAR(64) DEFAULT @@session.time_zone;\n" +

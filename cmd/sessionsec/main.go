@@ -1,28 +1,29 @@
-// Command sessionsec applies and verifies the session-security migrations on one database.
+// Command sessionsec applies and verifies the session-security change on one database.
 //
-//	sessionsec [flags] [up|validate|status|preflight|rollback]
+//	sessionsec [flags] [command] [flags]
 //
-// With no -database it works on an embedded SQLite file (./sessionsec.db). The default command, up, runs
-// Preflight, Migrate and Validate and prints the report. -database takes golang-migrate style URLs:
-//
-//	mysql://user:pass@tcp(host:3306)/app      (MySQL 8.0.29+ and MariaDB 10.6+)
-//	postgres://user:pass@host:5432/app?sslmode=disable
-//	sqlite://path/to/file.db
-//
-// The environment variable SESSIONSEC_DATABASE is used when -database is not given. Passwords never
-// appear in the output.
+// Commands: up (the default: preflight, migrate, validate), validate, status, preflight, rollback,
+// generate. Flags go before or after the command. With no -database and no SESSIONSEC_DATABASE it works
+// on an embedded SQLite file, ./sessionsec.db; an empty -database or SESSIONSEC_DATABASE is an error, never
+// the default. Run `sessionsec -h` or `sessionsec <command> -h` for the reference.
 package main
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -34,155 +35,456 @@ import (
 	"github.com/agui-go/sessionsec"
 	_ "github.com/agui-go/sessionsec/mysql"    // MySQL / MariaDB dialect
 	_ "github.com/agui-go/sessionsec/postgres" // PostgreSQL dialect
-	_ "github.com/agui-go/sessionsec/sqlite"   // SQLite dialect and its Go functions
+	"github.com/agui-go/sessionsec/schema"
+	_ "github.com/agui-go/sessionsec/sqlite" // SQLite dialect and its Go functions
 )
 
-const defaultSQLite = "sqlite://sessionsec.db"
+// Exit codes.
+const (
+	exitOK       = 0 // done, and the database is as it should be
+	exitProblems = 1 // the database has problems (validation, preflight, a failed step)
+	exitUsage    = 2 // bad command line
+	exitConnect  = 3 // cannot connect, or not permitted (privileges, read-only, unsupported server)
+)
 
-func main() {
-	os.Exit(run(os.Args[1:]))
+type command struct {
+	name, summary, help string
 }
 
-func run(args []string) int {
-	fs := flag.NewFlagSet("sessionsec", flag.ContinueOnError)
-	database := fs.String("database", os.Getenv("SESSIONSEC_DATABASE"), "database URL (mysql://, postgres://, sqlite://); default "+defaultSQLite)
-	table := fs.String("migrations-table", sessionsec.DefaultMigrationsTable, "golang-migrate version table")
-	timeout := fs.Duration("timeout", 30*time.Minute, "give up after this long (waiting for the lock included)")
-	lockWait := fs.Duration("lock-wait", 5*time.Second, "per-statement bound on waiting for table locks")
-	verbose := fs.Bool("v", false, "debug logging")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: sessionsec [flags] [up|validate|status|preflight|rollback]\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	command := "up"
-	if fs.NArg() > 0 {
-		command = fs.Arg(0)
-	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if *database == "" {
-		*database = defaultSQLite
-	}
+var commands = []command{
+	{"up", "preflight, migrate and validate (the default)", "Applies every pending step (the application may keep running: every step is online), then validates.\nCreates a missing SQLite file; no other command does."},
+	{"validate", "check the database against its applied version", "Prints the report; exit 1 on any problem. Changes nothing."},
+	{"status", "show applied and pending steps", "Reads the version table without taking the lock. Changes nothing."},
+	{"preflight", "list what would stop the pending steps", "Every problem with its fix. Changes nothing."},
+	{"rollback", "the emergency rollback", "Stop the application first. Asks for confirmation unless -yes; keeps history (prints the tables it kept)\nand validates that nothing else is left. -target V stops at version V."},
+	{"generate", "write the golang-migrate folder for a table", "Writes the up/down files for -dialect and the layout (-layout, -table, -columns) to -out; with -database,\nfor that database's own table and column types."},
+}
 
-	driverName, dsn, shown, err := parseDatabase(*database)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sessionsec:", err)
-		return 2
+const envHelp = `Environment:
+  SESSIONSEC_DATABASE   the database URL when -database is not given (an empty value is an error)
+
+Database URLs (golang-migrate's forms; x-* parameters such as x-migrations-table are honoured or ignored):
+  mysql://user:pass@tcp(host:3306)/app     (also user:pass@host:3306/app; MySQL 8.0.29+, MariaDB 10.6+)
+  postgres://user:pass@host:5432/app?sslmode=disable
+  sqlite://path/to/file.db
+
+Exit codes: 0 ok, 1 problems found, 2 usage, 3 cannot connect or not permitted.`
+
+type options struct {
+	database, migrationsTable, layout, table, columns, dialect, out, logFormat string
+	timeout, lockWait                                                          time.Duration
+	target                                                                     int
+	verbose, yes, asJSON, reapply                                              bool
+	databaseSet                                                                bool
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("sessionsec", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.database, "database", "", "database URL (see below); default "+defaultSQLite+" when neither -database nor SESSIONSEC_DATABASE is set")
+	fs.StringVar(&o.migrationsTable, "migrations-table", "", "golang-migrate version table (default "+sessionsec.DefaultMigrationsTable+", or the URL's x-migrations-table)")
+	fs.StringVar(&o.table, "table", "", "the session table (default sessions)")
+	fs.StringVar(&o.layout, "layout", "", "spec or agui: the layout instead of recognising it")
+	fs.StringVar(&o.columns, "columns", "", "map roles to columns: key=...,user=...,created=...,last_accessed=...,expires=...[,ip=...,active=...]")
+	fs.StringVar(&o.dialect, "dialect", "", "generate without -database: mysql, postgres or sqlite")
+	fs.StringVar(&o.out, "out", "", "generate: the folder to write")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long (waiting for the lock included)")
+	fs.DurationVar(&o.lockWait, "lock-wait", 5*time.Second, "per-statement bound on waiting for table locks")
+	fs.IntVar(&o.target, "target", 0, "rollback: stop at this version")
+	fs.BoolVar(&o.yes, "yes", false, "rollback: do not ask for confirmation")
+	fs.BoolVar(&o.reapply, "reapply", false, "up: run every step again (each adopts, replaces or creates its objects)")
+	fs.BoolVar(&o.asJSON, "json", false, "print the result as JSON on stdout")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.BoolVar(&o.verbose, "v", false, "debug logging")
+	fs.Usage = func() { usage(fs, stderr, "") }
+
+	cmd, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
 	}
-	db, err := sql.Open(driverName, dsn)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "sessionsec: opening %s: %v\n", shown, err)
-		return 1
+		fmt.Fprintln(stderr, "sessionsec:", err)
+		return exitUsage
+	}
+	fs.Visit(func(f *flag.Flag) { o.databaseSet = o.databaseSet || f.Name == "database" })
+	logger := newLogger(stderr, o)
+	if cmd == "generate" && !o.databaseSet {
+		return generate(o, stdout, stderr)
+	}
+	raw, err := databaseURL(o)
+	if err != nil {
+		fmt.Fprintln(stderr, "sessionsec:", err)
+		return exitUsage
+	}
+	mode := map[string]string{"up": "rwc", "validate": "ro", "status": "ro"}[cmd]
+	if mode == "" {
+		mode = "rw"
+	}
+	tgt, err := parseDatabase(raw, mode)
+	if err != nil {
+		fmt.Fprintln(stderr, "sessionsec:", err)
+		return exitUsage
+	}
+	opts, err := handleOptions(o, tgt, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "sessionsec:", err)
+		return exitUsage
+	}
+	if tgt.dialect == "sqlite" && cmd != "up" {
+		if _, err := os.Stat(tgt.path); err != nil {
+			return finish(stdout, stderr, o, cmd, tgt, nil, fmt.Errorf("%w: %s: no such database file (only up creates one)", sessionsec.ErrNoDatabase, tgt.path))
+		}
+	}
+	db, err := sql.Open(tgt.driver, tgt.dsn)
+	if err != nil {
+		return finish(stdout, stderr, o, cmd, tgt, nil, fmt.Errorf("%w: opening %s: %v", sessionsec.ErrNoDatabase, tgt.shown, err))
 	}
 	defer db.Close()
-
+	p, err := sessionsec.New(db, opts...)
+	if err != nil {
+		return finish(stdout, stderr, o, cmd, tgt, nil, err)
+	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, *timeout)
+	ctx, cancelTimeout := context.WithTimeout(ctx, o.timeout)
 	defer cancelTimeout()
-
-	opts := []sessionsec.Option{sessionsec.WithLogger(logger), sessionsec.WithMigrationsTable(*table), sessionsec.WithLockWait(*lockWait)}
-	logger.Info("sessionsec: database", "url", shown, "command", command)
-	switch command {
-	case "up":
-		if err := sessionsec.Migrate(ctx, db, opts...); err != nil {
-			return fail(err)
-		}
-		return report(sessionsec.Validate(ctx, db, opts...))
-	case "validate":
-		return report(sessionsec.Validate(ctx, db, opts...))
-	case "status":
-		st, err := sessionsec.Status(ctx, db, opts...)
-		if err != nil {
-			return fail(err)
-		}
-		fmt.Println(st)
-		return 0
-	case "preflight":
-		if err := sessionsec.Preflight(ctx, db, opts...); err != nil {
-			return fail(err)
-		}
-		fmt.Println("preflight: no problems found")
-		return 0
-	case "rollback":
-		if err := sessionsec.Rollback(ctx, db, opts...); err != nil {
-			return fail(err)
-		}
-		return report(sessionsec.Validate(ctx, db, append(opts, sessionsec.ExpectRolledBack())...))
-	default:
-		fs.Usage()
-		return 2
-	}
+	logger.Info("sessionsec: database", "url", tgt.shown, "command", cmd)
+	res, err := execute(ctx, p, cmd, o, tgt, stdin, stderr)
+	return finish(stdout, stderr, o, cmd, tgt, res, err)
 }
 
-func report(rep *sessionsec.Report, err error) int {
-	if rep != nil {
-		fmt.Println(rep)
+// parseArgs parses flags before the command, the command, and flags after it.
+func parseArgs(fs *flag.FlagSet, args []string) (string, error) {
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	cmd := "up"
+	if fs.NArg() > 0 {
+		cmd = fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return "", err
+		}
+		if fs.NArg() > 0 {
+			return "", fmt.Errorf("unexpected argument %q after %s (flags may go before or after the command; values with spaces need quotes)", fs.Arg(0), cmd)
+		}
+	}
+	if !slices.ContainsFunc(commands, func(c command) bool { return c.name == cmd }) {
+		return "", fmt.Errorf("unknown command %q (commands: %s; see -h)", cmd, commandNames())
+	}
+	return cmd, nil
+}
+
+func commandNames() string {
+	var n []string
+	for _, c := range commands {
+		n = append(n, c.name)
+	}
+	return strings.Join(n, ", ")
+}
+
+func usage(fs *flag.FlagSet, w io.Writer, _ string) {
+	fmt.Fprintf(w, "usage: sessionsec [flags] [command] [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		for _, l := range strings.Split(c.help, "\n") {
+			fmt.Fprintf(w, "  %-10s   %s\n", "", l)
+		}
+	}
+	fmt.Fprintf(w, "\nFlags:\n")
+	fs.PrintDefaults()
+	fmt.Fprintf(w, "\n%s\n", envHelp)
+}
+
+// databaseURL is -database, or SESSIONSEC_DATABASE, or the embedded default - the default only when
+// neither is set at all, so that a forgotten variable never migrates the wrong database.
+func databaseURL(o options) (string, error) {
+	if o.databaseSet {
+		if strings.TrimSpace(o.database) == "" {
+			return "", fmt.Errorf("%w: -database is empty (unset variable?); give a URL, or leave -database out for the embedded default", errUsage)
+		}
+		return o.database, nil
+	}
+	if v, ok := os.LookupEnv("SESSIONSEC_DATABASE"); ok {
+		if strings.TrimSpace(v) == "" {
+			return "", fmt.Errorf("%w: SESSIONSEC_DATABASE is set but empty; give a URL or unset it for the embedded default", errUsage)
+		}
+		return v, nil
+	}
+	return defaultSQLite, nil
+}
+
+func newLogger(w io.Writer, o options) *slog.Logger {
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	h := slog.Handler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	if o.logFormat == "json" {
+		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+	}
+	l := slog.New(h)
+	// go-sql-driver's own log lines (dropped connections, ...) go through the same handler.
+	_ = mysql.SetLogger(mysqlLogger{l})
+	return l
+}
+
+type mysqlLogger struct{ l *slog.Logger }
+
+// Print logs a driver line with quoted values (row data) removed.
+func (m mysqlLogger) Print(v ...any) {
+	m.l.Warn("mysql driver: " + quoted.ReplaceAllString(fmt.Sprint(v...), "'…'"))
+}
+
+var quoted = regexp.MustCompile(`'(?:[^'\\]|\\.)*'`)
+
+func layoutOf(o options) (*schema.Layout, error) {
+	var l schema.Layout
+	switch o.layout {
+	case "":
+		if o.columns == "" {
+			return nil, nil
+		}
+		l = schema.Spec
+	case "spec":
+		l = schema.Spec
+	case "agui":
+		l = schema.AGUI
+	default:
+		return nil, fmt.Errorf("%w: -layout %q: want spec or agui", errUsage, o.layout)
+	}
+	if o.columns != "" {
+		m := map[schema.Role]string{}
+		for _, kv := range strings.Split(o.columns, ",") {
+			k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			r, known := schema.ParseRole(k)
+			if !ok || !known {
+				return nil, fmt.Errorf("%w: -columns: %q is not role=column (roles: key, user, created, last_accessed, expires, ip, active)", errUsage, kv)
+			}
+			m[r] = v
+		}
+		l = l.Map(m)
+	}
+	if o.table != "" {
+		l = l.WithTable(o.table)
+	}
+	if err := l.Check(); err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return &l, nil
+}
+
+func handleOptions(o options, tgt *target, logger *slog.Logger) ([]sessionsec.Option, error) {
+	opts := []sessionsec.Option{sessionsec.WithLogger(logger)}
+	table := o.migrationsTable
+	if table == "" {
+		table = tgt.migrationsTable
+	}
+	if table != "" {
+		opts = append(opts, sessionsec.WithMigrationsTable(table))
+	}
+	l, err := layoutOf(o)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case l != nil:
+		opts = append(opts, sessionsec.WithLayout(*l))
+	case o.table != "":
+		opts = append(opts, sessionsec.WithTable(o.table))
+	}
+	return opts, nil
+}
+
+// result is what a command reports, as text and as JSON.
+type result struct {
+	Report   *sessionsec.Report          `json:"report,omitempty"`
+	Status   *sessionsec.MigrationStatus `json:"status,omitempty"`
+	Rollback *sessionsec.RollbackResult  `json:"rollback,omitempty"`
+	Files    []string                    `json:"files,omitempty"`
+	Message  string                      `json:"message,omitempty"`
+}
+
+func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options, tgt *target, stdin io.Reader, stderr io.Writer) (*result, error) {
+	call := []sessionsec.Option{sessionsec.WithLockWait(o.lockWait)}
+	switch cmd {
+	case "up":
+		if o.reapply {
+			call = append(call, sessionsec.WithReapply())
+		}
+		if err := p.Migrate(ctx, call...); err != nil {
+			return nil, err
+		}
+		rep, err := p.Validate(ctx)
+		return &result{Report: rep}, err
+	case "validate":
+		rep, err := p.Validate(ctx)
+		return &result{Report: rep}, err
+	case "status":
+		st, err := p.Status(ctx)
+		return &result{Status: st}, err
+	case "preflight":
+		if err := p.Preflight(ctx); err != nil {
+			return nil, err
+		}
+		return &result{Message: "preflight: no problems found"}, nil
+	case "rollback":
+		if !o.yes {
+			if err := confirm(stdin, stderr, tgt); err != nil {
+				return nil, err
+			}
+		}
+		if o.target > 0 {
+			call = append(call, sessionsec.WithTargetVersion(uint(o.target)))
+		}
+		res, err := p.Rollback(ctx, call...)
+		if err != nil {
+			return nil, err
+		}
+		if o.target > 0 {
+			rep, err := p.Validate(ctx)
+			return &result{Rollback: res, Report: rep}, err
+		}
+		rep, err := p.Validate(ctx, sessionsec.ExpectRolledBack())
+		return &result{Rollback: res, Report: rep}, err
+	case "generate":
+		files, err := p.Files(ctx)
+		if err != nil {
+			return nil, err
+		}
+		names, err := writeFolder(o.out, files)
+		return &result{Files: names}, err
+	}
+	return nil, fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}
+
+// confirm asks the operator to type the database's name: a rollback drops columns.
+func confirm(stdin io.Reader, stderr io.Writer, tgt *target) error {
+	fmt.Fprintf(stderr, "This rolls back the session-security change on %s (history is kept in *_retired_* tables).\nType yes to go on: ", tgt.shown)
+	line, _ := bufio.NewReader(stdin).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		return fmt.Errorf("%w: rollback not confirmed (type yes, or pass -yes)", errUsage)
+	}
+	return nil
+}
+
+func generate(o options, stdout, stderr io.Writer) int {
+	l, err := layoutOf(o)
+	if err == nil && l == nil {
+		l = &schema.Spec
+		if o.table != "" {
+			t := schema.Spec.WithTable(o.table)
+			l = &t
+		}
+	}
+	if err == nil && (o.dialect == "" || o.out == "") {
+		err = fmt.Errorf("%w: generate needs -dialect (mysql, postgres, sqlite) and -out, or -database", errUsage)
 	}
 	if err != nil {
-		if rep == nil {
-			return fail(err)
+		fmt.Fprintln(stderr, "sessionsec:", err)
+		return exitUsage
+	}
+	files, err := sessionsec.Files(o.dialect, *l)
+	var names []string
+	if err == nil {
+		names, err = writeFolder(o.out, files)
+	}
+	return finish(stdout, stderr, o, "generate", &target{shown: "(none)"}, &result{Files: names}, err)
+}
+
+func writeFolder(dir string, files map[string]string) ([]string, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("%w: generate needs -out", errUsage)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var names []string
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			return nil, err
 		}
-		return 1
+		names = append(names, name)
 	}
-	return 0
+	sort.Strings(names)
+	return names, nil
 }
 
-func fail(err error) int {
-	fmt.Fprintln(os.Stderr, err)
-	if errors.Is(err, context.DeadlineExceeded) {
-		fmt.Fprintln(os.Stderr, "sessionsec: timed out; raise -timeout, or see who holds the migration lock")
+// exitCode sorts an error into the documented exit codes.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errUsage), errors.Is(err, sessionsec.ErrInvalidOption):
+		return exitUsage
+	case errors.Is(err, sessionsec.ErrNoDatabase), errors.Is(err, sessionsec.ErrPrivileges), errors.Is(err, sessionsec.ErrReadOnly),
+		errors.Is(err, sessionsec.ErrUnsupportedServer), errors.Is(err, sessionsec.ErrUnsupportedDriver),
+		errors.Is(err, sessionsec.ErrBinlogRoutines), errors.Is(err, context.DeadlineExceeded):
+		return exitConnect
 	}
-	return 1
+	return exitProblems
 }
 
-// parseDatabase turns a golang-migrate style URL into a database/sql driver name and DSN, and a form of
-// the URL that is safe to print (password redacted).
-func parseDatabase(raw string) (driver, dsn, shown string, err error) {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return "", "", "", fmt.Errorf("database %q: want scheme://..., e.g. %s", redactLoose(raw), defaultSQLite)
-	}
-	switch scheme {
-	case "mysql":
-		cfg, err := mysql.ParseDSN(rest)
+// output is the JSON form of a run; its fields are stable.
+type output struct {
+	Command  string                      `json:"command"`
+	Database string                      `json:"database"`
+	OK       bool                        `json:"ok"`
+	Exit     int                         `json:"exit"`
+	Error    string                      `json:"error,omitempty"`
+	Problems []sessionsec.Problem        `json:"problems,omitempty"`
+	Report   *sessionsec.Report          `json:"report,omitempty"`
+	Status   *sessionsec.MigrationStatus `json:"status,omitempty"`
+	Rollback *sessionsec.RollbackResult  `json:"rollback,omitempty"`
+	Files    []string                    `json:"files,omitempty"`
+	Message  string                      `json:"message,omitempty"`
+}
+
+func finish(stdout, stderr io.Writer, o options, cmd string, tgt *target, res *result, err error) int {
+	code := exitCode(err)
+	if o.asJSON {
+		out := output{Command: cmd, Database: tgt.shown, OK: err == nil, Exit: code}
 		if err != nil {
-			return "", "", "", fmt.Errorf("mysql URL: %v", errors.New(strings.ReplaceAll(err.Error(), rest, "<dsn>")))
+			out.Error = err.Error()
+			var pe *sessionsec.PreflightError
+			if errors.As(err, &pe) {
+				out.Problems = pe.Problems
+			}
 		}
-		cfg.ParseTime = true
-		safe := cfg.Clone()
-		if safe.Passwd != "" {
-			safe.Passwd = "xxxxx"
+		if res != nil {
+			out.Report, out.Status, out.Rollback, out.Files, out.Message = res.Report, res.Status, res.Rollback, res.Files, res.Message
 		}
-		return "mysql", cfg.FormatDSN(), "mysql://" + safe.FormatDSN(), nil
-	case "postgres", "postgresql":
-		u, err := url.Parse(raw)
-		if err != nil {
-			return "", "", "", fmt.Errorf("postgres URL: cannot parse (check quoting of special characters in the password)")
-		}
-		return "postgres", u.String(), u.Redacted(), nil
-	case "sqlite", "sqlite3":
-		path := rest
-		if path == "" {
-			return "", "", "", fmt.Errorf("sqlite URL needs a file path, e.g. %s", defaultSQLite)
-		}
-		// WAL and a busy timeout let readers work during the migration and writers wait instead of failing.
-		return "sqlite", "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)", raw, nil
-	default:
-		return "", "", "", fmt.Errorf("unsupported scheme %q: use mysql://, postgres:// or sqlite://", scheme)
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(out)
+		return code
 	}
-}
-
-// redactLoose hides anything that looks like user:password@ in a string that did not parse.
-func redactLoose(s string) string {
-	if at := strings.LastIndex(s, "@"); at >= 0 {
-		return "<redacted>" + s[at:]
+	if res != nil {
+		if res.Rollback != nil {
+			fmt.Fprintln(stdout, res.Rollback)
+		}
+		switch {
+		case res.Report != nil:
+			fmt.Fprintln(stdout, res.Report)
+		case res.Status != nil:
+			fmt.Fprintln(stdout, res.Status)
+		case res.Message != "":
+			fmt.Fprintln(stdout, res.Message)
+		}
+		for _, f := range res.Files {
+			fmt.Fprintln(stdout, filepath.Join(o.out, f))
+		}
 	}
-	return s
+	if err != nil {
+		var ve *sessionsec.ValidationError
+		if !(errors.As(err, &ve) && res != nil && res.Report != nil) {
+			fmt.Fprintln(stderr, err)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			fmt.Fprintln(stderr, "sessionsec: timed out; raise -timeout, or see who holds the migration lock")
+		}
+	}
+	return code
 }

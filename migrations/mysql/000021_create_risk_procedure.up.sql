@@ -28,7 +28,7 @@ BEGIN
          WHERE `session_id` >= @sessionsec_lo AND `session_id` <= @sessionsec_hi AND `risk_score` < LEAST(100, 40 * (`security_hash` IS NULL) + 30 * (COALESCE(`expires_at` <= v_now, 0) ) + 10 * COALESCE(`last_validated_at` < v_window, 1));
         SET v_rc = ROW_COUNT();
         IF v_rc > 0 THEN
-            INSERT INTO `session_audit_log` (`action`, `details`) VALUES ('RISK_SCORE_UPDATE', JSON_OBJECT('updated', v_rc));
+            INSERT INTO `session_audit_log` (`action`, `details`) VALUES ('RISK_SCORE_UPDATE', JSON_OBJECT('updated', v_rc + 0));
         END IF;
         COMMIT;
         SET v_total = v_total + v_rc;
@@ -43,7 +43,7 @@ BEGIN
                  WHERE `session_id` > @sessionsec_lo AND `session_id` <= @sessionsec_hi AND `risk_score` < LEAST(100, 40 * (`security_hash` IS NULL) + 30 * (COALESCE(`expires_at` <= v_now, 0) ) + 10 * COALESCE(`last_validated_at` < v_window, 1));
                 SET v_rc = ROW_COUNT();
                 IF v_rc > 0 THEN
-                    INSERT INTO `session_audit_log` (`action`, `details`) VALUES ('RISK_SCORE_UPDATE', JSON_OBJECT('updated', v_rc));
+                    INSERT INTO `session_audit_log` (`action`, `details`) VALUES ('RISK_SCORE_UPDATE', JSON_OBJECT('updated', v_rc + 0));
                 END IF;
                 COMMIT;
                 SET v_total = v_total + v_rc;

@@ -9,11 +9,12 @@ BEGIN
     DECLARE v_now DATETIME(6);
     DECLARE v_batch INT DEFAULT 1000;
     DECLARE v_fk, v_deleted, v_blocked, v_rc, v_total, v_total_blocked BIGINT DEFAULT 0;
+    DECLARE v_skip INT DEFAULT 0;
     DECLARE CONTINUE HANDLER FOR 1451 SET v_fk = 1;
     DECLARE EXIT HANDLER FOR SQLEXCEPTION
     BEGIN
         ROLLBACK;
-        SET @sessionsec_row = NULL, @sessionsec_next = NULL;
+        SET @sessionsec_row = NULL;
         SET time_zone = v_tz, @sessionsec_lo = NULL, @sessionsec_hi = NULL;
         RESIGNAL;
     END;
@@ -29,30 +30,30 @@ BEGIN
         DELETE FROM `sessions` WHERE `id` >= @sessionsec_lo AND `id` <= @sessionsec_hi AND (`expires_at` < v_now OR `is_active` = 0 OR `risk_score` > 50);
         SET v_rc = ROW_COUNT();
         IF v_fk = 1 THEN
-            -- A child row (FOREIGN KEY ... RESTRICT) blocks the batch: delete row by row, count what stays.
-            SET @sessionsec_row = NULL;
+            -- A child row (FOREIGN KEY ... RESTRICT) blocks the batch: delete row by row, by position among the
+            -- rows still to go (the blocked ones stay in front), and count what stays.
+            SET v_skip = 0;
             row_loop: LOOP
-                SET @sessionsec_next = NULL;
-                SELECT MIN(`id`) INTO @sessionsec_next FROM `sessions`
-                 WHERE `id` >= @sessionsec_lo AND `id` <= @sessionsec_hi AND (`expires_at` < v_now OR `is_active` = 0 OR `risk_score` > 50) AND (@sessionsec_row IS NULL OR `id` > @sessionsec_row);
-                IF @sessionsec_next IS NULL THEN
+                SET @sessionsec_row = NULL;
+                SELECT `id` INTO @sessionsec_row FROM `sessions` WHERE `id` >= @sessionsec_lo AND `id` <= @sessionsec_hi AND (`expires_at` < v_now OR `is_active` = 0 OR `risk_score` > 50) ORDER BY `id` LIMIT v_skip, 1;
+                IF @sessionsec_row IS NULL THEN
                     LEAVE row_loop;
                 END IF;
-                SET @sessionsec_row = @sessionsec_next, v_fk = 0;
-                DELETE FROM `sessions` WHERE `id` = @sessionsec_row;
+                SET v_fk = 0;
+                DELETE FROM `sessions` WHERE `id` = @sessionsec_row AND (`expires_at` < v_now OR `is_active` = 0 OR `risk_score` > 50);
                 SET v_rc = ROW_COUNT();
                 IF v_fk = 1 THEN
-                    SET v_blocked = v_blocked + 1;
+                    SET v_blocked = v_blocked + 1, v_skip = v_skip + 1;
                 ELSE
                     SET v_deleted = v_deleted + v_rc;
                 END IF;
             END LOOP;
-            SET @sessionsec_row = NULL, @sessionsec_next = NULL;
+            SET @sessionsec_row = NULL;
         ELSE
             SET v_deleted = v_rc;
         END IF;
         IF v_deleted > 0 OR v_blocked > 0 THEN
-            INSERT INTO `session_audit_log` (`action`, `details`) VALUES ('SECURITY_CLEANUP', JSON_OBJECT('blocked', v_blocked, 'deleted', v_deleted));
+            INSERT INTO `session_audit_log` (`action`, `details`) VALUES ('SECURITY_CLEANUP', JSON_OBJECT('blocked', v_blocked + 0, 'deleted', v_deleted + 0));
         END IF;
         COMMIT;
         SET v_total = v_total + v_deleted, v_total_blocked = v_total_blocked + v_blocked;
@@ -67,30 +68,30 @@ BEGIN
                 DELETE FROM `sessions` WHERE `id` > @sessionsec_lo AND `id` <= @sessionsec_hi AND (`expires_at` < v_now OR `is_active` = 0 OR `risk_score` > 50);
                 SET v_rc = ROW_COUNT();
                 IF v_fk = 1 THEN
-                    -- A child row (FOREIGN KEY ... RESTRICT) blocks the batch: delete row by row, count what stays.
-                    SET @sessionsec_row = NULL;
+                    -- A child row (FOREIGN KEY ... RESTRICT) blocks the batch: delete row by row, by position among the
+                    -- rows still to go (the blocked ones stay in front), and count what stays.
+                    SET v_skip = 0;
                     row_loop: LOOP
-                        SET @sessionsec_next = NULL;
-                        SELECT MIN(`id`) INTO @sessionsec_next FROM `sessions`
-                         WHERE `id` > @sessionsec_lo AND `id` <= @sessionsec_hi AND (`expires_at` < v_now OR `is_active` = 0 OR `risk_score` > 50) AND (@sessionsec_row IS NULL OR `id` > @sessionsec_row);
-                        IF @sessionsec_next IS NULL THEN
+                        SET @sessionsec_row = NULL;
+                        SELECT `id` INTO @sessionsec_row FROM `sessions` WHERE `id` > @sessionsec_lo AND `id` <= @sessionsec_hi AND (`expires_at` < v_now OR `is_active` = 0 OR `risk_score` > 50) ORDER BY `id` LIMIT v_skip, 1;
+                        IF @sessionsec_row IS NULL THEN
                             LEAVE row_loop;
                         END IF;
-                        SET @sessionsec_row = @sessionsec_next, v_fk = 0;
-                        DELETE FROM `sessions` WHERE `id` = @sessionsec_row;
+                        SET v_fk = 0;
+                        DELETE FROM `sessions` WHERE `id` = @sessionsec_row AND (`expires_at` < v_now OR `is_active` = 0 OR `risk_score` > 50);
                         SET v_rc = ROW_COUNT();
                         IF v_fk = 1 THEN
-                            SET v_blocked = v_blocked + 1;
+                            SET v_blocked = v_blocked + 1, v_skip = v_skip + 1;
                         ELSE
                             SET v_deleted = v_deleted + v_rc;
                         END IF;
                     END LOOP;
-                    SET @sessionsec_row = NULL, @sessionsec_next = NULL;
+                    SET @sessionsec_row = NULL;
                 ELSE
                     SET v_deleted = v_rc;
                 END IF;
                 IF v_deleted > 0 OR v_blocked > 0 THEN
-                    INSERT INTO `session_audit_log` (`action`, `details`) VALUES ('SECURITY_CLEANUP', JSON_OBJECT('blocked', v_blocked, 'deleted', v_deleted));
+                    INSERT INTO `session_audit_log` (`action`, `details`) VALUES ('SECURITY_CLEANUP', JSON_OBJECT('blocked', v_blocked + 0, 'deleted', v_deleted + 0));
                 END IF;
                 COMMIT;
                 SET v_total = v_total + v_deleted, v_total_blocked = v_total_blocked + v_blocked;

@@ -1,0 +1,33 @@
+package postgres
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/lib/pq"
+
+	"github.com/agui-go/sessionsec/internal/dialect"
+)
+
+func TestScrub(t *testing.T) {
+	err := &pq.Error{Code: "22P02", Message: `invalid input syntax for type inet: "10.0.0.999"`, Detail: "Key (id)=(secret-session) already exists."}
+	got := Dialect{}.Scrub(err)
+	if strings.Contains(got, "10.0.0.999") || strings.Contains(got, "secret-session") || !strings.Contains(got, "22P02") {
+		t.Errorf("Scrub = %q", got)
+	}
+	if !(Dialect{}).IsLockTimeout(&pq.Error{Code: "55P03"}) || (Dialect{}).IsLockTimeout(err) {
+		t.Error("lock timeout classification")
+	}
+}
+
+func TestFamily(t *testing.T) {
+	for typ, want := range map[string]dialect.Family{
+		"timestamp with time zone": dialect.FamInstant, "timestamptz": dialect.FamInstant,
+		"timestamp(6) without time zone": dialect.FamWallClock, "character varying(64)": dialect.FamText,
+		"inet": dialect.FamInet, "bytea": dialect.FamBinary, "uuid": dialect.FamUUID, "jsonb": dialect.FamJSON,
+	} {
+		if got := (Dialect{}).Family(typ); got != want {
+			t.Errorf("Family(%q) = %d, want %d", typ, got, want)
+		}
+	}
+}
