@@ -4,7 +4,11 @@
 # Starts (installing on first use) Oracle MySQL 9.7, MariaDB 10.11 and PostgreSQL 15 on loopback ports
 # via scripts/dbservers.sh, unless SESSIONSEC_MYSQL_DSN / SESSIONSEC_MARIADB_DSN / SESSIONSEC_POSTGRES_DSN
 # already point at servers. Server tests are REQUIRED here: a missing server fails the run, it is never
-# skipped. Extra arguments go to `go test` (e.g. scripts/test.sh -run TestConcurrent).
+# skipped. Then it builds the project's database images (scripts/images.sh), runs the container helper's
+# own tests (sessionsectest) on them, and runs the server tests again on the further versions of the
+# matrix (scripts/matrix.sh: MariaDB 11.8, PostgreSQL 17 and 18). Extra arguments go to `go test` of the
+# main run (e.g. scripts/test.sh -run TestConcurrent); SESSIONSEC_SKIP_MATRIX=1 stops after the main run
+# (for a quick local loop - CI never sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,8 +22,29 @@ export SESSIONSEC_REQUIRE_SERVERS=1
 echo "== go vet (the library, and the benchmark's own module)"
 go vet ./...
 (cd bench && go vet ./...)
+(cd sessionsectest && go vet ./...)
 echo "== gofmt"
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
 echo "== go test (race detector on; packages one at a time: they share the servers)"
 go test -race -p 1 -count=1 -timeout 60m "$@" ./... 2>&1 | tee /tmp/sessionsec-test.log
+
+if [ "${SESSIONSEC_SKIP_MATRIX:-}" = 1 ]; then
+  echo "== SESSIONSEC_SKIP_MATRIX=1: the container helper and the version matrix were NOT run"
+  exit 0
+fi
+echo "== the project's database images (first run: debootstraps Debian sid and trixie, a few minutes)"
+scripts/images.sh build
+echo "== the container helper's tests (sessionsectest, on the project's images)"
+(
+  cd sessionsectest
+  # testcontainers-go here takes the sandbox's gateway for the Docker host; published ports are on
+  # loopback. The reaper image cannot be pulled here: the helper stops its containers itself.
+  export TESTCONTAINERS_HOST_OVERRIDE=${TESTCONTAINERS_HOST_OVERRIDE:-127.0.0.1}
+  export TESTCONTAINERS_RYUK_DISABLED=${TESTCONTAINERS_RYUK_DISABLED:-true}
+  export SESSIONSEC_REQUIRE_DOCKER=1
+  export SESSIONSEC_MYSQL_IMAGE=sessionsec/mysql:9.7 SESSIONSEC_MARIADB_IMAGE=sessionsec/mariadb:11.8 SESSIONSEC_POSTGRES_IMAGE=sessionsec/postgres:17
+  go test -count=1 -timeout 20m ./... 2>&1 | tee /tmp/sessionsec-helper-test.log
+)
+echo "== the version matrix (scripts/matrix.sh)"
+scripts/matrix.sh

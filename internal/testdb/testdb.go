@@ -5,6 +5,10 @@
 // URL of a maintenance database). scripts/dbservers.sh starts all three and prints these lines.
 // When a DSN is missing the test is skipped with the reason - except under CI=true or
 // SESSIONSEC_REQUIRE_SERVERS=1, where a missing server fails the test: CI must never count a skip as a pass.
+//
+// SESSIONSEC_SERVERS (a comma-separated list of server names, e.g. "mariadb,postgres") restricts a run to
+// those servers: scripts/matrix.sh runs the suite once per further server version that way, the other
+// servers having had their run already.
 package testdb
 
 import (
@@ -76,9 +80,26 @@ func randomName(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
+// Selected reports whether this run includes the server (SESSIONSEC_SERVERS).
+func Selected(s Server) bool {
+	only := os.Getenv("SESSIONSEC_SERVERS")
+	if only == "" {
+		return true
+	}
+	for _, name := range strings.Split(only, ",") {
+		if strings.TrimSpace(name) == s.Name {
+			return true
+		}
+	}
+	return false
+}
+
 // New creates a fresh database on the server and drops it when the test ends.
 func New(t testing.TB, s Server) *DB {
 	t.Helper()
+	if !Selected(s) {
+		t.Skipf("skipping %s: this run is for SESSIONSEC_SERVERS=%s only", s.Name, os.Getenv("SESSIONSEC_SERVERS"))
+	}
 	switch s.Dialect {
 	case "mysql":
 		return newMySQL(t, s)
