@@ -154,3 +154,31 @@ func ExampleSecurityHash() {
 	// Output:
 	// fe02d0ed941f0e2d8bd37f6b55c23da58a761004b1b8027b3727ee008d263736
 }
+
+// The maintenance tasks, from a scheduled job: each works in short batches, each batch one transaction
+// with its audit row, and says what it did.
+func ExampleProvider_Cleanup() {
+	db, done := exampleDB()
+	defer done()
+	ctx := context.Background()
+	if err := sessionsec.Migrate(ctx, db, quiet); err != nil {
+		fmt.Println("migrate:", err)
+		return
+	}
+	twoDaysAgo := time.Now().UTC().Add(-48 * time.Hour).Format(time.DateTime)
+	_, _ = db.Exec(`INSERT INTO sessions (session_id, user_id, expires_at) VALUES
+		('gone-long-ago', 'u1', '2020-01-01 00:00:00'), ('gone', 'u2', ?), ('live', 'u3', '2999-01-01 00:00:00')`, twoDaysAgo)
+	p, _ := sessionsec.New(db, quiet)
+
+	// Sessions expired more than 90 days ago move to sessions_archive; the other expired ones are deleted.
+	archived, _ := p.Archive(ctx)
+	cleaned, _ := p.Cleanup(ctx)
+	pruned, _ := p.PruneAudit(ctx, sessionsec.WithOlderThan(30*24*time.Hour))
+	fmt.Println(archived.Task, archived.Rows, cleaned.Task, cleaned.Rows, pruned.Task, pruned.Rows)
+
+	m, _ := p.ReadMetrics(ctx)
+	fmt.Println(m.Sessions, m.Archived, m.Expired, m.CleanupDeletedLastDay)
+	// Output:
+	// archive 1 cleanup 1 prune-audit 0
+	// 1 1 0 1
+}

@@ -4,4 +4,5 @@ package sessionsec
 var (
 	WithStepHook   = withStepHook
 	WithExtraSteps = withExtraSteps
+	WithNow        = withNow
 )

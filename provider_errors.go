@@ -45,6 +45,10 @@ var (
 	ErrLockWait = errors.New("sessionsec: gave up waiting for a table lock")
 	// ErrValidation: Validate found the schema different from the expected one.
 	ErrValidation = errors.New("sessionsec: schema validation failed")
+	// ErrNotMigrated: a maintenance task needs the change applied (run Migrate first).
+	ErrNotMigrated = errors.New("sessionsec: the session-security change is not applied")
+	// ErrMaintenance: a maintenance task failed part-way (what it committed stays; run it again).
+	ErrMaintenance = errors.New("sessionsec: maintenance task failed")
 )
 
 var kindSentinel = map[dialect.Kind]error{
@@ -72,7 +76,7 @@ var kindNames = map[error]string{
 	ErrUnsupportedServer: "unsupported_server", ErrIncompatibleTable: "incompatible_table",
 	ErrConflictingObject: "conflicting_object", ErrPrivileges: "privileges", ErrBinlogRoutines: "binlog_routines",
 	ErrReadOnly: "read_only", ErrForeignMigrations: "foreign_migrations", ErrDatabaseAhead: "database_ahead",
-	ErrNoDatabase: "no_database", ErrStepFailed: "step_failed",
+	ErrNoDatabase: "no_database", ErrStepFailed: "step_failed", ErrNotMigrated: "not_migrated",
 }
 
 // MarshalJSON writes the problem with its kind as a stable name ("privileges", "incompatible_table", ...).
@@ -165,6 +169,21 @@ func (e *DirtyError) Unwrap() []error {
 	}
 	return []error{ErrDirty, e.Err}
 }
+
+// MaintenanceError is a maintenance task that failed part-way. The batches it committed stay committed
+// (each with its audit row); Done says what they did. Running the task again continues.
+type MaintenanceError struct {
+	Task string
+	Done MaintenanceResult // what the committed batches did
+	Err  error             // the server's error, scrubbed of row data
+}
+
+func (e *MaintenanceError) Error() string {
+	return fmt.Sprintf("sessionsec: %s failed after %d batch(es) (%d row(s), kept): %v; run it again to continue", e.Task, e.Done.Batches, e.Done.Rows, e.Err)
+}
+
+// Unwrap exposes ErrMaintenance and the server's error.
+func (e *MaintenanceError) Unwrap() []error { return []error{ErrMaintenance, e.Err} }
 
 // ValidationError carries Validate's report when it found problems.
 type ValidationError struct{ Report *Report }

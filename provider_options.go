@@ -21,10 +21,21 @@ const (
 	opValidate
 	opPreflight
 	opStatus
+	opCleanup
+	opRisk
+	opArchive
+	opPrune
+	opMetrics
 )
 
+// opMaintain is every maintenance task.
+const opMaintain = opCleanup | opRisk | opArchive | opPrune
+
 var opNames = map[op]string{opMigrate: "Migrate", opRollback: "Rollback", opValidate: "Validate",
-	opPreflight: "Preflight", opStatus: "Status"}
+	opPreflight: "Preflight", opStatus: "Status", opCleanup: "Cleanup", opRisk: "UpdateRiskScores",
+	opArchive: "Archive", opPrune: "PruneAudit", opMetrics: "Metrics"}
+
+var opOrder = []op{opMigrate, opRollback, opValidate, opPreflight, opStatus, opCleanup, opRisk, opArchive, opPrune, opMetrics}
 
 // Option configures a Provider (New) or one call. Each option says which operations it means something
 // to; giving it to another one fails the call with ErrInvalidOption, before anything is touched, and so
@@ -54,6 +65,10 @@ type config struct {
 	progress     func(Progress)
 	stepHook     func(version uint, phase string)
 	pollInterval time.Duration
+	// maintenance
+	batch     int           // rows per batch (the tasks run by the core)
+	olderThan time.Duration // Archive, PruneAudit: age of what goes (0: the task's default)
+	now       func() time.Time
 }
 
 // DefaultMigrationsTable is the golang-migrate version table of this change: its own, so that it never
@@ -70,6 +85,8 @@ func defaults() config {
 		retries:         10,
 		backoff:         250 * time.Millisecond,
 		pollInterval:    time.Second,
+		batch:           schema.Change.MaintenanceRows,
+		now:             time.Now,
 	}
 }
 
@@ -92,7 +109,7 @@ func build(base config, o op, opts []Option) (config, error) {
 
 func (o Option) opsText() string {
 	var names []string
-	for _, k := range []op{opMigrate, opRollback, opValidate, opPreflight, opStatus} {
+	for _, k := range opOrder {
 		if o.ops&k != 0 {
 			names = append(names, opNames[k])
 		}
@@ -225,16 +242,47 @@ func WithTargetVersion(v uint) Option {
 	}}
 }
 
-// WithProgress receives a report after each step of a migration or rollback, with its duration. The
-// callback runs on the migrating goroutine: keep it short.
+// WithProgress receives a report after each step of a migration or rollback, with its duration, and
+// after each batch of a maintenance task, with the rows done so far. The callback runs on the working
+// goroutine: keep it short.
 func WithProgress(f func(Progress)) Option {
-	return Option{name: "WithProgress", ops: opMigrate | opRollback, apply: func(c *config) error {
+	return Option{name: "WithProgress", ops: opMigrate | opRollback | opMaintain, apply: func(c *config) error {
 		if f == nil {
 			return invalid("nil progress callback")
 		}
 		c.progress = f
 		return nil
 	}}
+}
+
+// WithBatchSize sets the rows per batch of Archive and PruneAudit (and of Cleanup and UpdateRiskScores
+// on SQLite; on MySQL and PostgreSQL those are the stored procedures, with batches of
+// schema.Change.MaintenanceRows). Each batch is one short transaction with its audit row. Default 1000.
+func WithBatchSize(n int) Option {
+	return Option{name: "WithBatchSize", ops: opMaintain, apply: func(c *config) error {
+		if n < 1 || n > 10000 {
+			return invalid("batch size %d: want 1 to 10000 rows", n)
+		}
+		c.batch = n
+		return nil
+	}}
+}
+
+// WithOlderThan sets the age past which Archive moves sessions (by their expiry; default 90 days) and
+// PruneAudit deletes audit rows (by their time; default 30 days).
+func WithOlderThan(d time.Duration) Option {
+	return Option{name: "WithOlderThan", ops: opArchive | opPrune, apply: func(c *config) error {
+		if d < time.Hour {
+			return invalid("WithOlderThan(%s): want at least an hour", d)
+		}
+		c.olderThan = d
+		return nil
+	}}
+}
+
+// withNow fixes the clock of the maintenance tasks (the tests).
+func withNow(f func() time.Time) Option {
+	return Option{name: "withNow", ops: opMaintain | opMetrics, apply: func(c *config) error { c.now = f; return nil }}
 }
 
 // ExpectRolledBack makes Validate confirm a complete rollback: nothing of the change may be left except

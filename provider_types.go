@@ -2,6 +2,7 @@ package sessionsec
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -141,4 +142,99 @@ func (r *RollbackResult) String() string {
 		return s + "; no history needed keeping"
 	}
 	return s + "; history kept in " + strings.Join(r.Kept, ", ")
+}
+
+// Maintenance tasks, as MaintenanceResult.Task and Progress.Task name them.
+const (
+	TaskCleanup = "cleanup"
+	TaskRisk    = "risk"
+	TaskArchive = "archive"
+	TaskPrune   = "prune-audit"
+)
+
+// MaintenanceResult says what one maintenance task did. Its JSON form is the command's --json output.
+type MaintenanceResult struct {
+	Task string `json:"task"`
+	// Rows the task changed: sessions deleted (cleanup), scores raised (risk), sessions moved to the
+	// archive (archive), audit rows deleted (prune-audit).
+	Rows int64 `json:"rows"`
+	// Blocked are rows left in place: a child row (FOREIGN KEY ... RESTRICT) holds on to them, or the
+	// archive already has a row with their key.
+	Blocked int64 `json:"blocked"`
+	// Batches that changed something; each was one transaction with its audit row.
+	Batches int `json:"batches"`
+	// Cutoff is the time before which sessions expired (archive) or audit rows were written
+	// (prune-audit); zero for the other tasks.
+	Cutoff   time.Time     `json:"cutoff,omitzero"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+func (r *MaintenanceResult) String() string {
+	verb := map[string]string{TaskCleanup: "deleted", TaskRisk: "raised", TaskArchive: "archived", TaskPrune: "deleted"}[r.Task]
+	s := fmt.Sprintf("%s: %d row(s) %s in %d batch(es)", r.Task, r.Rows, verb, r.Batches)
+	if r.Blocked > 0 {
+		s += fmt.Sprintf(", %d left in place (a child row or an archived copy holds on to them)", r.Blocked)
+	}
+	if !r.Cutoff.IsZero() {
+		s += ", cut-off " + r.Cutoff.UTC().Format(time.RFC3339)
+	}
+	return s + fmt.Sprintf(", %s", r.Duration.Round(time.Millisecond))
+}
+
+// Metrics is a snapshot of the session table and the audit log, for monitoring. Its JSON form is the
+// command's --json output; it logs as a group of slog attributes.
+type Metrics struct {
+	At       time.Time `json:"at"`
+	Sessions int64     `json:"sessions"`
+	// Hashed rows carry a security_hash (the share of verifiable sessions).
+	Hashed int64 `json:"hashed"`
+	// AvgRiskScore is the mean risk_score; HighRisk the rows above the cleanup threshold.
+	AvgRiskScore float64 `json:"avg_risk_score"`
+	HighRisk     int64   `json:"high_risk"`
+	// Validated rows were validated within the risk rule's window (7 days).
+	Validated int64 `json:"validated"`
+	// Expired rows are still there after their expiry: what cleanup has yet to remove.
+	Expired int64 `json:"expired"`
+	// Archived rows are in the archive table.
+	Archived int64 `json:"archived"`
+	// AuditRows is the audit log's size; AuditRowsLastDay its growth over the last 24 hours.
+	AuditRows        int64 `json:"audit_rows"`
+	AuditRowsLastDay int64 `json:"audit_rows_last_day"`
+	// CleanupDeletedLastDay are the sessions cleanup deleted in the last 24 hours (from its audit rows).
+	CleanupDeletedLastDay int64 `json:"cleanup_deleted_last_day"`
+}
+
+// HashedShare is Hashed / Sessions (1 for an empty table).
+func (m *Metrics) HashedShare() float64 { return share(m.Hashed, m.Sessions) }
+
+// ValidatedShare is Validated / Sessions (1 for an empty table).
+func (m *Metrics) ValidatedShare() float64 { return share(m.Validated, m.Sessions) }
+
+// CleanupEffectiveness is the share of the sessions due for removal in the last day that cleanup
+// removed: CleanupDeletedLastDay / (CleanupDeletedLastDay + Expired) (1 when nothing was due).
+func (m *Metrics) CleanupEffectiveness() float64 {
+	return share(m.CleanupDeletedLastDay, m.CleanupDeletedLastDay+m.Expired)
+}
+
+func share(n, of int64) float64 {
+	if of == 0 {
+		return 1
+	}
+	return float64(n) / float64(of)
+}
+
+func (m *Metrics) String() string {
+	return fmt.Sprintf("%d session(s): %.1f%% hashed, %.1f%% validated in the window, average risk %.1f, %d high-risk, %d expired (cleanup effectiveness %.1f%%), %d archived; audit log %d row(s), %d in the last day",
+		m.Sessions, 100*m.HashedShare(), 100*m.ValidatedShare(), m.AvgRiskScore, m.HighRisk, m.Expired, 100*m.CleanupEffectiveness(), m.Archived, m.AuditRows, m.AuditRowsLastDay)
+}
+
+// LogValue logs the snapshot as a group of attributes.
+func (m *Metrics) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Int64("sessions", m.Sessions), slog.Int64("hashed", m.Hashed), slog.Float64("hashed_share", m.HashedShare()),
+		slog.Float64("avg_risk_score", m.AvgRiskScore), slog.Int64("high_risk", m.HighRisk),
+		slog.Int64("validated", m.Validated), slog.Int64("expired", m.Expired), slog.Int64("archived", m.Archived),
+		slog.Int64("audit_rows", m.AuditRows), slog.Int64("audit_rows_last_day", m.AuditRowsLastDay),
+		slog.Int64("cleanup_deleted_last_day", m.CleanupDeletedLastDay),
+		slog.Float64("cleanup_effectiveness", m.CleanupEffectiveness()))
 }

@@ -235,12 +235,6 @@ func auditInsert(action, details string) string {
 	return fmt.Sprintf("INSERT INTO %s (`action`, `details`) VALUES (%s, %s);", quote(schema.Change.AuditLog), literal(action), details)
 }
 
-// Audit actions and the JSON they carry: the same keys, in the same order, on every dialect.
-const (
-	ActionCleanup = "SECURITY_CLEANUP"
-	ActionRisk    = "RISK_SCORE_UPDATE"
-)
-
 func (r renderer) cleanupBody() string {
 	rr := schema.Change.Risk
 	t, k := quote(r.t.Names.Table), r.col(schema.RoleKey)
@@ -278,7 +272,7 @@ IF v_deleted > 0 OR v_blocked > 0 THEN
 END IF;
 COMMIT;
 SET v_total = v_total + v_deleted, v_total_blocked = v_total_blocked + v_blocked;
-`, t, r.inRange(lower), pred, k, auditInsert(ActionCleanup, "JSON_OBJECT('blocked', v_blocked + 0, 'deleted', v_deleted + 0)"))
+`, t, r.inRange(lower), pred, k, auditInsert(schema.AuditCleanup, "JSON_OBJECT('blocked', v_blocked + 0, 'deleted', v_deleted + 0)"))
 	}
 	return "BEGIN\n" +
 		"    DECLARE v_tz VARCHAR(64) DEFAULT @@session.time_zone;\n" +
@@ -291,7 +285,7 @@ SET v_total = v_total + v_deleted, v_total_blocked = v_total_blocked + v_blocked
 		"    SET v_now = UTC_TIMESTAMP(6);\n" +
 		r.keyset("v_batch", op) +
 		"    IF v_total = 0 AND v_total_blocked = 0 THEN\n        " +
-		auditInsert(ActionCleanup, "JSON_OBJECT('blocked', 0, 'deleted', 0)") + "\n    END IF;\n" +
+		auditInsert(schema.AuditCleanup, "JSON_OBJECT('blocked', 0, 'deleted', 0)") + "\n    END IF;\n" +
 		utcEpilogue + "END"
 }
 
@@ -309,7 +303,7 @@ END IF;
 COMMIT;
 SET v_total = v_total + v_rc;
 `, quote(r.t.Names.Table), rr.Column, score, r.inRange(lower), rr.Column, score,
-			auditInsert(ActionRisk, "JSON_OBJECT('updated', v_rc + 0)"))
+			auditInsert(schema.AuditRisk, "JSON_OBJECT('updated', v_rc + 0)"))
 	}
 	return "BEGIN\n" +
 		"    DECLARE v_tz VARCHAR(64) DEFAULT @@session.time_zone;\n" +
@@ -320,7 +314,7 @@ SET v_total = v_total + v_rc;
 		"    SET v_now = UTC_TIMESTAMP(6);\n" +
 		fmt.Sprintf("    SET v_window = v_now - INTERVAL %d DAY;\n", rr.ValidationWindowDays) +
 		r.keyset("v_batch", op) +
-		"    IF v_total = 0 THEN\n        " + auditInsert(ActionRisk, "JSON_OBJECT('updated', 0)") + "\n    END IF;\n" +
+		"    IF v_total = 0 THEN\n        " + auditInsert(schema.AuditRisk, "JSON_OBJECT('updated', 0)") + "\n    END IF;\n" +
 		utcEpilogue + "END"
 }
 

@@ -232,12 +232,6 @@ func auditInsert(action, details string) string {
 	return fmt.Sprintf("INSERT INTO %s.%s (\"action\", \"details\") VALUES (%s, %s);", schemaMark, quote(schema.Change.AuditLog), literal(action), details)
 }
 
-// Audit actions: the same keys, in the same order, on every dialect.
-const (
-	ActionCleanup = "SECURITY_CLEANUP"
-	ActionRisk    = "RISK_SCORE_UPDATE"
-)
-
 func (r renderer) cleanupBody() string {
 	rr := schema.Change.Risk
 	exp := r.col(schema.RoleExpires)
@@ -265,13 +259,13 @@ IF v_deleted > 0 OR v_blocked > 0 THEN
 END IF;
 v_total := v_total + v_deleted;
 v_total_blocked := v_total_blocked + v_blocked;
-`, t, inRange, pred, k, auditInsert(ActionCleanup, "pg_catalog.jsonb_build_object('blocked', v_blocked, 'deleted', v_deleted)"))
+`, t, inRange, pred, k, auditInsert(schema.AuditCleanup, "pg_catalog.jsonb_build_object('blocked', v_blocked, 'deleted', v_deleted)"))
 	}
 	return "\nDECLARE\n" + r.keyDecl() + "    v_row " + schemaMark + "." + quote(r.t.Names.Table) + "." + k + "%TYPE;\n" + r.nowDecl() +
 		"    v_deleted bigint;\n    v_blocked bigint;\n    v_total bigint := 0;\n    v_total_blocked bigint := 0;\nBEGIN\n" +
 		r.keyset(fmt.Sprint(schema.Change.MaintenanceRows), op) +
 		"    IF v_total = 0 AND v_total_blocked = 0 THEN\n        " +
-		auditInsert(ActionCleanup, "pg_catalog.jsonb_build_object('blocked', 0, 'deleted', 0)") + "\n    END IF;\nEND\n"
+		auditInsert(schema.AuditCleanup, "pg_catalog.jsonb_build_object('blocked', 0, 'deleted', 0)") + "\n    END IF;\nEND\n"
 }
 
 func (r renderer) riskScore() string {
@@ -303,14 +297,14 @@ IF v_updated > 0 THEN
     %s
 END IF;
 v_total := v_total + v_updated;
-`, r.tbl(), quote(rr.Column), score, inRange, quote(rr.Column), score, auditInsert(ActionRisk, "pg_catalog.jsonb_build_object('updated', v_updated)"))
+`, r.tbl(), quote(rr.Column), score, inRange, quote(rr.Column), score, auditInsert(schema.AuditRisk, "pg_catalog.jsonb_build_object('updated', v_updated)"))
 	}
 	return "\nDECLARE\n" + r.keyDecl() + r.nowDecl() +
 		fmt.Sprintf("    v_window timestamptz := pg_catalog.now() - interval '%d days';\n", rr.ValidationWindowDays) +
 		fmt.Sprintf("    v_window_utc timestamp := pg_catalog.timezone('UTC', pg_catalog.now()) - interval '%d days';\n", rr.ValidationWindowDays) +
 		"    v_updated bigint;\n    v_total bigint := 0;\nBEGIN\n" +
 		r.keyset(fmt.Sprint(schema.Change.MaintenanceRows), op) +
-		"    IF v_total = 0 THEN\n        " + auditInsert(ActionRisk, "pg_catalog.jsonb_build_object('updated', 0)") + "\n    END IF;\nEND\n"
+		"    IF v_total = 0 THEN\n        " + auditInsert(schema.AuditRisk, "pg_catalog.jsonb_build_object('updated', 0)") + "\n    END IF;\nEND\n"
 }
 
 // retireBody keeps history on rollback (see the MySQL twin): the session table's security data is

@@ -153,6 +153,17 @@ type Declaration struct {
 	MaintenanceRows int // rows per maintenance batch
 }
 
+// The audit log's actions, one per maintenance task. Each batch of a task writes one row with the
+// action and a JSON object of counts in details, the same keys on every server, in the order MySQL's
+// JSON and PostgreSQL's jsonb keep them (shorter keys first): {"blocked": B, "deleted": N},
+// {"updated": N}, {"blocked": B, "archived": N}, {"deleted": N}.
+const (
+	AuditCleanup = "SECURITY_CLEANUP"
+	AuditRisk    = "RISK_SCORE_UPDATE"
+	AuditArchive = "SESSION_ARCHIVE"
+	AuditPrune   = "AUDIT_PRUNE"
+)
+
 // Change is the session-security change: the single source of truth.
 var Change = Declaration{
 	Columns: []Column{

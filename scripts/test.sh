@@ -23,11 +23,14 @@ echo "== go vet (the library, and the benchmark's own module)"
 go vet ./...
 (cd bench && go vet ./...)
 (cd sessionsectest && go vet ./...)
+(cd sessionsecprom && go vet ./...)
 echo "== gofmt"
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
 echo "== go test (race detector on; packages one at a time: they share the servers)"
 go test -race -p 1 -count=1 -timeout 60m "$@" ./... 2>&1 | tee /tmp/sessionsec-test.log
+echo "== the Prometheus collector (sessionsecprom, its own module; scraped on SQLite)"
+(cd sessionsecprom && go test -race -count=1 ./...)
 
 if [ "${SESSIONSEC_SKIP_MATRIX:-}" = 1 ]; then
   echo "== SESSIONSEC_SKIP_MATRIX=1: the container helper and the version matrix were NOT run"

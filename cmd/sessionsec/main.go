@@ -56,7 +56,13 @@ var commands = []command{
 	{"validate", "check the database against its applied version", "Prints the report; exit 1 on any problem. Changes nothing."},
 	{"status", "show applied and pending steps", "Reads the version table without taking the lock. Changes nothing."},
 	{"preflight", "list what would stop the pending steps", "Every problem with its fix. Changes nothing."},
+	{"plan", "show what up would do, step by step", "The pending steps with how each runs on this server (INSTANT / INPLACE, LOCK=NONE / CONCURRENTLY / NOT VALID +\nVALIDATE), whether it rewrites the table, the rows and batches of the long ones with an estimate of their\ntime, and the preflight result. Changes nothing; exit 1 when preflight finds problems."},
 	{"rollback", "the emergency rollback", "Stop the application first. Asks for confirmation unless -yes; keeps history (prints the tables it kept)\nand validates that nothing else is left. -target V stops at version V."},
+	{"cleanup", "delete expired, inactive and risky sessions", "In batches, each one transaction with its SECURITY_CLEANUP audit row; rows a child row holds on to stay\n(counted as blocked). Logs progress as it goes."},
+	{"risk", "raise risk scores to the documented rule", "Never lowers a score (one the application set higher stays); audited per batch (RISK_SCORE_UPDATE)."},
+	{"archive", "move long-expired sessions to the archive", "Sessions expired more than -older-than ago (default 90d) move to <table>_archive, each batch copied and\ndeleted in one transaction with its SESSION_ARCHIVE audit row. -batch sets the rows per batch."},
+	{"prune-audit", "delete old audit-log rows", "Audit rows older than -older-than (default 30d) go, in batches; each batch writes an AUDIT_PRUNE row."},
+	{"metrics", "print a monitoring snapshot", "Hashed, validated, high-risk and expired sessions, the archive's size, the audit log's size and growth,\nand what cleanup removed in the last day. Changes nothing."},
 	{"generate", "write the golang-migrate folder for a table", "Writes the up/down files for -dialect and the layout (-layout, -table, -columns) to -out; with -database,\nfor that database's own table and column types."},
 }
 
@@ -73,7 +79,8 @@ Exit codes: 0 ok, 1 problems found, 2 usage, 3 cannot connect or not permitted.`
 type options struct {
 	database, migrationsTable, layout, table, columns, dialect, out, logFormat string
 	timeout, lockWait                                                          time.Duration
-	target                                                                     int
+	olderThan                                                                  age
+	target, batch                                                              int
 	verbose, yes, asJSON, reapply                                              bool
 	databaseSet                                                                bool
 }
@@ -94,6 +101,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long (waiting for the lock included)")
 	fs.DurationVar(&o.lockWait, "lock-wait", 5*time.Second, "per-statement bound on waiting for table locks")
 	fs.IntVar(&o.target, "target", 0, "rollback: stop at this version")
+	fs.Var(&o.olderThan, "older-than", "archive, prune-audit: the age of what goes, e.g. 90d, 720h (default 90d / 30d)")
+	fs.IntVar(&o.batch, "batch", 0, "archive, prune-audit (and cleanup, risk on SQLite): rows per batch (default 1000)")
 	fs.BoolVar(&o.yes, "yes", false, "rollback: do not ask for confirmation")
 	fs.BoolVar(&o.reapply, "reapply", false, "up: run every step again (each adopts, replaces or creates its objects)")
 	fs.BoolVar(&o.asJSON, "json", false, "print the result as JSON on stdout")
@@ -111,6 +120,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fs.Visit(func(f *flag.Flag) { o.databaseSet = o.databaseSet || f.Name == "database" })
 	logger := newLogger(stderr, o)
+	slog.SetDefault(logger)
 	if cmd == "generate" && !o.databaseSet {
 		return generate(o, stdout, stderr)
 	}
@@ -119,7 +129,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sessionsec:", err)
 		return exitUsage
 	}
-	mode := map[string]string{"up": "rwc", "validate": "ro", "status": "ro"}[cmd]
+	mode := map[string]string{"up": "rwc", "validate": "ro", "status": "ro", "metrics": "ro", "plan": "ro"}[cmd]
 	if mode == "" {
 		mode = "rw"
 	}
@@ -305,6 +315,9 @@ type result struct {
 	Rollback *sessionsec.RollbackResult  `json:"rollback,omitempty"`
 	Files    []string                    `json:"files,omitempty"`
 	Message  string                      `json:"message,omitempty"`
+	Task     *sessionsec.MaintenanceResult
+	Metrics  *sessionsec.Metrics
+	Plan     *sessionsec.Plan
 }
 
 func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options, tgt *target, stdin io.Reader, stderr io.Writer) (*result, error) {
@@ -330,6 +343,12 @@ func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options,
 			return nil, err
 		}
 		return &result{Message: "preflight: no problems found"}, nil
+	case "plan":
+		pl, err := p.Plan(ctx)
+		if err == nil && len(pl.Problems) > 0 {
+			err = &sessionsec.PreflightError{Problems: pl.Problems}
+		}
+		return &result{Plan: pl}, err
 	case "rollback":
 		if !o.yes {
 			if err := confirm(stdin, stderr, tgt); err != nil {
@@ -349,6 +368,11 @@ func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options,
 		}
 		rep, err := p.Validate(ctx, sessionsec.ExpectRolledBack())
 		return &result{Rollback: res, Report: rep}, err
+	case "cleanup", "risk", "archive", "prune-audit":
+		return maintain(ctx, p, cmd, o)
+	case "metrics":
+		m, err := p.ReadMetrics(ctx)
+		return &result{Metrics: m}, err
 	case "generate":
 		files, err := p.Files(ctx)
 		if err != nil {
@@ -438,8 +462,11 @@ type output struct {
 	Report   *sessionsec.Report          `json:"report,omitempty"`
 	Status   *sessionsec.MigrationStatus `json:"status,omitempty"`
 	Rollback *sessionsec.RollbackResult  `json:"rollback,omitempty"`
-	Files    []string                    `json:"files,omitempty"`
-	Message  string                      `json:"message,omitempty"`
+	Files    []string                      `json:"files,omitempty"`
+	Message  string                        `json:"message,omitempty"`
+	Task     *sessionsec.MaintenanceResult `json:"task,omitempty"`
+	Metrics  *sessionsec.Metrics           `json:"metrics,omitempty"`
+	Plan     *sessionsec.Plan              `json:"plan,omitempty"`
 }
 
 func finish(stdout, stderr io.Writer, o options, cmd string, tgt *target, res *result, err error) int {
@@ -455,6 +482,7 @@ func finish(stdout, stderr io.Writer, o options, cmd string, tgt *target, res *r
 		}
 		if res != nil {
 			out.Report, out.Status, out.Rollback, out.Files, out.Message = res.Report, res.Status, res.Rollback, res.Files, res.Message
+			out.Task, out.Metrics, out.Plan = res.Task, res.Metrics, res.Plan
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -470,6 +498,12 @@ func finish(stdout, stderr io.Writer, o options, cmd string, tgt *target, res *r
 			fmt.Fprintln(stdout, res.Report)
 		case res.Status != nil:
 			fmt.Fprintln(stdout, res.Status)
+		case res.Plan != nil:
+			fmt.Fprintln(stdout, res.Plan)
+		case res.Task != nil:
+			fmt.Fprintln(stdout, res.Task)
+		case res.Metrics != nil:
+			fmt.Fprintln(stdout, res.Metrics)
 		case res.Message != "":
 			fmt.Fprintln(stdout, res.Message)
 		}
@@ -479,7 +513,9 @@ func finish(stdout, stderr io.Writer, o options, cmd string, tgt *target, res *r
 	}
 	if err != nil {
 		var ve *sessionsec.ValidationError
-		if !(errors.As(err, &ve) && res != nil && res.Report != nil) {
+		shown := errors.As(err, &ve) && res != nil && res.Report != nil
+		shown = shown || (res != nil && res.Plan != nil) // the plan lists its problems
+		if !shown {
 			fmt.Fprintln(stderr, err)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {

@@ -172,6 +172,10 @@ func TestCommandOnEveryDialect(t *testing.T) {
 		if d.Server.Dialect != "sqlite" {
 			r := must(0, append(db, "preflight")...)
 			requireOut(t, r.stdout, "no problems")
+			pl := jsonOf(t, must(0, append(db, "plan", "-json")...))["plan"].(map[string]any)
+			if len(pl["steps"].([]any)) != 21 || len(pl["problems"].([]any)) != 0 {
+				t.Fatalf("plan: %v", pl)
+			}
 		}
 		r := must(0, append([]string{"up", "--json"}, db...)...) // flags after the command
 		out := jsonOf(t, r)
@@ -179,10 +183,33 @@ func TestCommandOnEveryDialect(t *testing.T) {
 			t.Fatalf("up --json: %v", out)
 		}
 		must(0, append(db, "validate")...)
+		requireOut(t, must(0, append(db, "plan")...).stdout, "0 step(s) pending")
 		st := jsonOf(t, must(0, append(db, "status", "-json")...))
 		if st["status"].(map[string]any)["Version"].(float64) < 21 {
 			t.Fatalf("status: %v", st)
 		}
+		// The maintenance tasks, each with its JSON result.
+		mustExec(t, d, "INSERT INTO sessions (session_id, user_id, created_at, last_accessed_at, expires_at) VALUES ('old', 'u0', '2020-01-01 00:00:00', '2020-01-01 00:00:00', '2020-01-02 00:00:00')")
+		m := jsonOf(t, must(0, append(db, "metrics", "-json")...))["metrics"].(map[string]any)
+		if m["sessions"].(float64) != 1 || m["expired"].(float64) != 1 {
+			t.Fatalf("metrics: %v", m)
+		}
+		task := func(args ...string) map[string]any {
+			t.Helper()
+			return jsonOf(t, must(0, append(append(db, args...), "-json")...))["task"].(map[string]any)
+		}
+		if a := task("archive", "-older-than", "365d", "-batch", "10"); a["task"] != "archive" || a["rows"].(float64) != 1 {
+			t.Fatalf("archive: %v", a)
+		}
+		for _, name := range []string{"cleanup", "risk", "prune-audit"} {
+			if r := task(name); r["task"] != name || r["rows"].(float64) != 0 {
+				t.Fatalf("%s: %v", name, r)
+			}
+		}
+		r = must(2, append(db, "cleanup", "-older-than", "1d")...) // an option cleanup has no use for
+		requireOut(t, r.stderr, "WithOlderThan")
+		r = must(0, append(db, "metrics")...)
+		requireOut(t, r.stdout, "1 archived")
 		// rollback asks; with no answer it does nothing.
 		r = must(2, append(db, "rollback")...)
 		requireOut(t, r.stderr, "-yes")

@@ -219,6 +219,8 @@ type Dialect interface {
 	Migrator
 	Classifier
 	Checker
+	Maintainer
+	Planner
 }
 
 // Registration is what a dialect package registers.

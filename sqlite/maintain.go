@@ -1,0 +1,81 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	modernc "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/agui-go/sessionsec/internal/dialect"
+	"github.com/agui-go/sessionsec/schema"
+)
+
+// Call is "": SQLite has no stored procedures; the core runs cleanup and risk scores with Rules.
+func (Dialect) Call(dialect.Server, string) string { return "" }
+
+// Rules are cleanup's and the risk score's SQL over the current row. Times are compared as whole
+// seconds through sessionsec_epoch, which reads every time text the drivers write.
+func (Dialect) Rules(t dialect.Target) dialect.Rules { return rules{t} }
+
+type rules struct{ t dialect.Target }
+
+func epochOf(col string) string { return EpochFunction + "(" + quote(col) + ")" }
+
+func (r rules) inactive() string {
+	if !r.t.Has(schema.RoleActive) {
+		return ""
+	}
+	return " OR " + quote(r.t.Col(schema.RoleActive)) + " = 0"
+}
+
+func (r rules) Expired(now time.Time) string {
+	return fmt.Sprintf("%s < %d%s", epochOf(r.t.Col(schema.RoleExpires)), now.Unix(), r.inactive())
+}
+
+func (r rules) RiskScore(now time.Time) string {
+	rr := schema.Change.Risk
+	window := now.AddDate(0, 0, -rr.ValidationWindowDays).Unix()
+	terms := []string{
+		fmt.Sprintf(`%d * ("security_hash" IS NULL)`, rr.NoHash),
+		fmt.Sprintf("%d * (COALESCE(%s <= %d, 0)%s)", rr.Expired, epochOf(r.t.Col(schema.RoleExpires)), now.Unix(), r.inactive()),
+	}
+	if r.t.Has(schema.RoleIP) {
+		terms = append(terms, fmt.Sprintf(`%d * ("created_ip_hash" IS NULL)`, rr.NoIPHash))
+	}
+	terms = append(terms, fmt.Sprintf(`%d * COALESCE(%s < %d, 1)`, rr.NotValidated, epochOf("last_validated_at"), window))
+	return fmt.Sprintf("MIN(%d, %s)", rr.Max, strings.Join(terms, " + "))
+}
+
+// Before compares whole seconds (sessionsec_epoch of the stored text): SQLite keeps times as text in
+// whichever form the writer used.
+func (Dialect) Before(col string, _ dialect.Family, at time.Time) string {
+	return fmt.Sprintf("%s < %d", epochOf(col), at.Unix())
+}
+
+// Param is "?".
+func (Dialect) Param(int) string { return "?" }
+
+// Quote quotes an identifier with double quotes.
+func (Dialect) Quote(name string) string { return quote(name) }
+
+// LockRows is "": a write transaction locks the whole database.
+func (Dialect) LockRows() string { return "" }
+
+// IsRowConflict reports SQLITE_CONSTRAINT_FOREIGNKEY, _PRIMARYKEY and _UNIQUE.
+func (Dialect) IsRowConflict(err error) bool {
+	var se *modernc.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+			return true
+		}
+	}
+	return false
+}
+
+// Isolation is the level of a maintenance batch's transaction.
+func (Dialect) Isolation() sql.IsolationLevel { return sql.LevelDefault }
