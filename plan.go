@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
 )
 
 // Plan is what Migrate would do on this database, step by step, and what Preflight says. Making it

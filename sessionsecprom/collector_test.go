@@ -12,8 +12,8 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/agui-go/sessionsec"
-	_ "github.com/agui-go/sessionsec/sqlite"
 	"github.com/agui-go/sessionsec/sessionsecprom"
+	_ "github.com/agui-go/sessionsec/sqlite"
 )
 
 // TestScrape registers the collector on a migrated SQLite database with two sessions, one expired, and

@@ -453,15 +453,15 @@ func exitCode(err error) int {
 
 // output is the JSON form of a run; its fields are stable.
 type output struct {
-	Command  string                      `json:"command"`
-	Database string                      `json:"database"`
-	OK       bool                        `json:"ok"`
-	Exit     int                         `json:"exit"`
-	Error    string                      `json:"error,omitempty"`
-	Problems []sessionsec.Problem        `json:"problems,omitempty"`
-	Report   *sessionsec.Report          `json:"report,omitempty"`
-	Status   *sessionsec.MigrationStatus `json:"status,omitempty"`
-	Rollback *sessionsec.RollbackResult  `json:"rollback,omitempty"`
+	Command  string                        `json:"command"`
+	Database string                        `json:"database"`
+	OK       bool                          `json:"ok"`
+	Exit     int                           `json:"exit"`
+	Error    string                        `json:"error,omitempty"`
+	Problems []sessionsec.Problem          `json:"problems,omitempty"`
+	Report   *sessionsec.Report            `json:"report,omitempty"`
+	Status   *sessionsec.MigrationStatus   `json:"status,omitempty"`
+	Rollback *sessionsec.RollbackResult    `json:"rollback,omitempty"`
 	Files    []string                      `json:"files,omitempty"`
 	Message  string                        `json:"message,omitempty"`
 	Task     *sessionsec.MaintenanceResult `json:"task,omitempty"`
