@@ -30,9 +30,13 @@ func TestPlan(t *testing.T) {
 				backfill = &pl.Steps[i]
 			}
 		}
-		requireT(t, backfill != nil && backfill.Batches == (backfill.Rows+4999)/5000, "backfill: %+v", backfill)
+		batches := (backfill.Rows + 4999) / 5000
+		if d.Server.Dialect == "sqlite" {
+			batches = 0 // one transaction
+		}
+		requireT(t, backfill != nil && backfill.Batches == batches, "backfill: %+v", backfill)
 		if d.Server.Dialect != "mysql" { // InnoDB's row estimate may lag a fresh load
-			requireT(t, backfill.Rows == 12000 && backfill.Batches == 3, "backfill rows: %+v", backfill)
+			requireT(t, backfill.Rows == 12000, "backfill rows: %+v", backfill)
 		}
 		want := map[string]string{"mysql": "ALGORITHM=INPLACE, LOCK=NONE", "postgres": "CONCURRENTLY", "sqlite": "CREATE INDEX"}[d.Server.Dialect]
 		requireT(t, strings.Contains(pl.String(), want) && strings.Contains(pl.String(), "preflight: no problems found"), "plan text:\n%s", pl)

@@ -19,8 +19,7 @@ func (Dialect) Method(_ dialect.Target, step schema.Step, _ dialect.Server) dial
 	case schema.StepTrigger:
 		return dialect.Method{How: "DROP TRIGGER IF EXISTS + CREATE TRIGGER in one transaction", Writers: wait}
 	case schema.StepBackfill:
-		return dialect.Method{How: "UPDATE of the rows without a hash, in key batches, each its own transaction", Writers: "other writers wait for one batch at a time",
-			Batch: schema.Change.BackfillBatch}
+		return dialect.Method{How: "UPDATE of the rows without a hash, in one transaction", Writers: wait}
 	case schema.StepIndex:
 		return dialect.Method{How: "CREATE INDEX IF NOT EXISTS", Writers: wait}
 	case schema.StepAuditLog, schema.StepArchive:

@@ -69,8 +69,8 @@ func (d Dialect) Render(t dialect.Target, step schema.Step) (dialect.Files, erro
 		}, nil
 	case schema.StepBackfill:
 		return dialect.Files{
-			Up: "-- Fill pre-existing rows, in this file's transaction (the library fills big tables in key batches first, so this\n" +
-				"-- finds little to do). Idempotent: it only touches rows still missing a value.\n" +
+			Up: "-- Fill pre-existing rows, in this file's transaction (SQLite has one writer at a time: other writers wait for\n" +
+				"-- it, for their busy timeout). Idempotent: it only touches rows still missing a value.\n" +
 				fmt.Sprintf("UPDATE %s SET\n    %s\nWHERE %s;", quote(n.Table), r.backfillSet(), r.backfillPending()),
 			Down: "-- Nothing to undo: the values go away with the columns (after step 5's down kept a copy).\n" + noop,
 		}, nil
