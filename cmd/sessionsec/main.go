@@ -228,8 +228,12 @@ func databaseURL(o options) (string, error) {
 
 func newLogger(w io.Writer, o options) *slog.Logger {
 	level := slog.LevelInfo
-	if o.verbose {
+	switch {
+	case o.verbose:
 		level = slog.LevelDebug
+	case isTerminal(w) && o.logFormat != "json":
+		// On a terminal the progress bars say how far it is; warnings and errors still show.
+		level = slog.LevelWarn
 	}
 	h := slog.Handler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 	if o.logFormat == "json" {
@@ -327,7 +331,10 @@ func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options,
 		if o.reapply {
 			call = append(call, sessionsec.WithReapply())
 		}
-		if err := p.Migrate(ctx, call...); err != nil {
+		bar := stepsProgress(ctx, p, stderr, "migrate")
+		err := p.Migrate(ctx, append(call, sessionsec.WithProgress(func(pr sessionsec.Progress) { bar.report(pr, false) }))...)
+		bar.finish()
+		if err != nil {
 			return nil, err
 		}
 		rep, err := p.Validate(ctx)
@@ -358,7 +365,9 @@ func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options,
 		if o.target > 0 {
 			call = append(call, sessionsec.WithTargetVersion(uint(o.target)))
 		}
-		res, err := p.Rollback(ctx, call...)
+		bar := stepsProgress(ctx, p, stderr, "rollback")
+		res, err := p.Rollback(ctx, append(call, sessionsec.WithProgress(func(pr sessionsec.Progress) { bar.report(pr, false) }))...)
+		bar.finish()
 		if err != nil {
 			return nil, err
 		}
@@ -369,7 +378,7 @@ func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options,
 		rep, err := p.Validate(ctx, sessionsec.ExpectRolledBack())
 		return &result{Rollback: res, Report: rep}, err
 	case "cleanup", "risk", "archive", "prune-audit":
-		return maintain(ctx, p, cmd, o)
+		return maintain(ctx, p, cmd, o, stderr)
 	case "metrics":
 		m, err := p.ReadMetrics(ctx)
 		return &result{Metrics: m}, err

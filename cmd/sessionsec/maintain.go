@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -34,7 +35,7 @@ func (a *age) Set(s string) error {
 }
 
 // maintain runs a maintenance task, logging its progress at most every few seconds (and when it ends).
-func maintain(ctx context.Context, p *sessionsec.Provider, cmd string, o options) (*result, error) {
+func maintain(ctx context.Context, p *sessionsec.Provider, cmd string, o options, stderr io.Writer) (*result, error) {
 	logger := slog.Default()
 	var call []sessionsec.Option
 	if o.batch != 0 {
@@ -43,15 +44,9 @@ func maintain(ctx context.Context, p *sessionsec.Provider, cmd string, o options
 	if o.olderThan != 0 {
 		call = append(call, sessionsec.WithOlderThan(time.Duration(o.olderThan)))
 	}
-	var last time.Time
-	call = append(call, sessionsec.WithProgress(func(pr sessionsec.Progress) {
-		if pr.Final || time.Since(last) < progressEvery {
-			return
-		}
-		last = time.Now()
-		rate := float64(pr.Done) / max(pr.Elapsed.Seconds(), 1e-3)
-		logger.InfoContext(ctx, "sessionsec: "+pr.Task, "rows", pr.Done, "rows_per_s", int64(rate), "elapsed", pr.Elapsed.Round(time.Second))
-	}))
+	bar := newProgress(stderr, logger, cmd, -1, "rows")
+	defer bar.finish()
+	call = append(call, sessionsec.WithProgress(func(pr sessionsec.Progress) { bar.report(pr, true) }))
 	var res *sessionsec.MaintenanceResult
 	var err error
 	switch cmd {
@@ -66,6 +61,3 @@ func maintain(ctx context.Context, p *sessionsec.Provider, cmd string, o options
 	}
 	return &result{Task: res}, err
 }
-
-// progressEvery is how often a long task logs how far it is.
-const progressEvery = 5 * time.Second
