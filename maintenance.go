@@ -213,9 +213,11 @@ func (m *maintenance) procedure(ctx context.Context, call, action string) error 
 	if err := m.s.conn.QueryRowContext(ctx, "SELECT COALESCE(MAX("+q("id")+"), 0) FROM "+audit).Scan(&mark); err != nil {
 		return err
 	}
+	start := time.Now()
 	if _, err := m.s.conn.ExecContext(ctx, call); err != nil {
 		return err
 	}
+	m.cfg.logger.DebugContext(ctx, "sessionsec: statement", "sql", call, "duration", time.Since(start))
 	rows, err := m.s.conn.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s > %s AND %s = '%s' ORDER BY %s",
 		q("details"), audit, q("id"), m.m.Param(1), q("action"), action, q("id")), mark)
 	if err != nil {
@@ -314,6 +316,7 @@ func (m *maintenance) batches(ctx context.Context, table, key, pred, action stri
 		}
 		var keys []any
 		var done, blocked int64
+		start := time.Now()
 		err := m.retry(ctx, func() error {
 			tx, err := m.s.conn.BeginTx(ctx, &sql.TxOptions{Isolation: m.m.Isolation()})
 			if err != nil {
@@ -339,6 +342,7 @@ func (m *maintenance) batches(ctx context.Context, table, key, pred, action stri
 		if len(keys) == 0 {
 			break
 		}
+		m.cfg.logger.DebugContext(ctx, "sessionsec: batch", "task", m.res.Task, "rows", done, "blocked", blocked, "duration", time.Since(start))
 		last = keys[len(keys)-1]
 		if done > 0 || blocked > 0 {
 			m.res.Batches++

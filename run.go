@@ -254,14 +254,18 @@ func (r *runner) apply(ctx context.Context, step schema.Step, a action, record i
 		return err
 	}
 	for _, stmt := range a.stmts {
+		start := time.Now()
 		if _, err := r.s.conn.ExecContext(ctx, stmt); err != nil {
 			return err
 		}
+		r.log.DebugContext(ctx, "sessionsec: statement", "version", step.Version, "sql", statementHead(stmt), "duration", time.Since(start))
 	}
 	if a.file {
+		start := time.Now()
 		if err := r.drv.Run(strings.NewReader(body)); err != nil {
 			return err
 		}
+		r.log.DebugContext(ctx, "sessionsec: file", "version", step.Version, "sql", statementHead(body), "duration", time.Since(start))
 	}
 	return r.drv.SetVersion(record, false)
 }
@@ -308,4 +312,20 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// statementHead is the first SQL line of a statement or file (comments skipped), for debug logs: the
+// statements are the package's own DDL, never row data.
+func statementHead(sql string) string {
+	for _, line := range strings.Split(sql, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "--") {
+			continue
+		}
+		if len(line) > 100 {
+			line = line[:100] + "..."
+		}
+		return line
+	}
+	return ""
 }
