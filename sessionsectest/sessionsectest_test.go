@@ -135,3 +135,25 @@ func TestOwnContainer(t *testing.T) {
 		t.Fatalf("Validate: %v %v", rep, err)
 	}
 }
+
+// Parallel tests share the container and get databases of their own (PostgreSQL copies the template
+// concurrently).
+func TestParallelTests(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			for i := range 6 {
+				t.Run(fmt.Sprint(i), func(t *testing.T) {
+					t.Parallel()
+					db := k.open(t)
+					if _, err := db.Exec("CREATE TABLE mine (id INT)"); err != nil {
+						t.Fatal(err)
+					}
+					rep, err := sessionsec.Validate(context.Background(), db)
+					if err != nil || !rep.OK() {
+						t.Fatalf("Validate: %v %v", rep, err)
+					}
+				})
+			}
+		})
+	}
+}
