@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -22,11 +21,6 @@ func mustTime(t *testing.T, s string) time.Time {
 	return v
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	sessionsectest.Terminate()
-	os.Exit(code)
-}
 
 type kind struct {
 	name string
