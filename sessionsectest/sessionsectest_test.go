@@ -21,7 +21,6 @@ func mustTime(t *testing.T, s string) time.Time {
 	return v
 }
 
-
 type kind struct {
 	name string
 	open func(testing.TB, ...sessionsectest.Option) *sql.DB
