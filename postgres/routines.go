@@ -243,13 +243,14 @@ v_blocked := 0;
 BEGIN
     DELETE FROM %[1]s WHERE %[2]s AND %[3]s;
     GET DIAGNOSTICS v_deleted = ROW_COUNT;
-EXCEPTION WHEN foreign_key_violation THEN
-    -- A child row (FOREIGN KEY ... RESTRICT) blocks the batch: delete row by row, count what stays.
+EXCEPTION WHEN foreign_key_violation OR restrict_violation THEN
+    -- A child row (FOREIGN KEY ... NO ACTION / RESTRICT; PostgreSQL 18 reports RESTRICT as
+    -- restrict_violation) blocks the batch: delete row by row, count what stays.
     FOR v_row IN SELECT %[4]s FROM %[1]s WHERE %[2]s AND %[3]s ORDER BY %[4]s LOOP
         BEGIN
             DELETE FROM %[1]s WHERE %[4]s OPERATOR(pg_catalog.=) v_row;
             v_deleted := v_deleted + 1;
-        EXCEPTION WHEN foreign_key_violation THEN
+        EXCEPTION WHEN foreign_key_violation OR restrict_violation THEN
             v_blocked := v_blocked + 1;
         END;
     END LOOP;

@@ -27,13 +27,14 @@ BEGIN
             BEGIN
                 DELETE FROM @schema@."sessions" WHERE "id" OPERATOR(pg_catalog.<=) v_max AND ("expires_at" OPERATOR(pg_catalog.<) v_now OR "is_active" IS FALSE OR "risk_score" OPERATOR(pg_catalog.>) 50);
                 GET DIAGNOSTICS v_deleted = ROW_COUNT;
-            EXCEPTION WHEN foreign_key_violation THEN
-                -- A child row (FOREIGN KEY ... RESTRICT) blocks the batch: delete row by row, count what stays.
+            EXCEPTION WHEN foreign_key_violation OR restrict_violation THEN
+                -- A child row (FOREIGN KEY ... NO ACTION / RESTRICT; PostgreSQL 18 reports RESTRICT as
+                -- restrict_violation) blocks the batch: delete row by row, count what stays.
                 FOR v_row IN SELECT "id" FROM @schema@."sessions" WHERE "id" OPERATOR(pg_catalog.<=) v_max AND ("expires_at" OPERATOR(pg_catalog.<) v_now OR "is_active" IS FALSE OR "risk_score" OPERATOR(pg_catalog.>) 50) ORDER BY "id" LOOP
                     BEGIN
                         DELETE FROM @schema@."sessions" WHERE "id" OPERATOR(pg_catalog.=) v_row;
                         v_deleted := v_deleted + 1;
-                    EXCEPTION WHEN foreign_key_violation THEN
+                    EXCEPTION WHEN foreign_key_violation OR restrict_violation THEN
                         v_blocked := v_blocked + 1;
                     END;
                 END LOOP;
@@ -53,13 +54,14 @@ BEGIN
             BEGIN
                 DELETE FROM @schema@."sessions" WHERE "id" OPERATOR(pg_catalog.>) v_last AND "id" OPERATOR(pg_catalog.<=) v_max AND ("expires_at" OPERATOR(pg_catalog.<) v_now OR "is_active" IS FALSE OR "risk_score" OPERATOR(pg_catalog.>) 50);
                 GET DIAGNOSTICS v_deleted = ROW_COUNT;
-            EXCEPTION WHEN foreign_key_violation THEN
-                -- A child row (FOREIGN KEY ... RESTRICT) blocks the batch: delete row by row, count what stays.
+            EXCEPTION WHEN foreign_key_violation OR restrict_violation THEN
+                -- A child row (FOREIGN KEY ... NO ACTION / RESTRICT; PostgreSQL 18 reports RESTRICT as
+                -- restrict_violation) blocks the batch: delete row by row, count what stays.
                 FOR v_row IN SELECT "id" FROM @schema@."sessions" WHERE "id" OPERATOR(pg_catalog.>) v_last AND "id" OPERATOR(pg_catalog.<=) v_max AND ("expires_at" OPERATOR(pg_catalog.<) v_now OR "is_active" IS FALSE OR "risk_score" OPERATOR(pg_catalog.>) 50) ORDER BY "id" LOOP
                     BEGIN
                         DELETE FROM @schema@."sessions" WHERE "id" OPERATOR(pg_catalog.=) v_row;
                         v_deleted := v_deleted + 1;
-                    EXCEPTION WHEN foreign_key_violation THEN
+                    EXCEPTION WHEN foreign_key_violation OR restrict_violation THEN
                         v_blocked := v_blocked + 1;
                     END;
                 END LOOP;
