@@ -37,10 +37,11 @@ func (Dialect) Quote(name string) string { return quote(name) }
 // LockRows is FOR UPDATE.
 func (Dialect) LockRows() string { return " FOR UPDATE" }
 
-// IsRowConflict reports foreign_key_violation (23503) and unique_violation (23505).
+// IsRowConflict reports foreign_key_violation (23503), restrict_violation (23001: how PostgreSQL 18
+// reports an ON DELETE RESTRICT child row) and unique_violation (23505).
 func (Dialect) IsRowConflict(err error) bool {
 	switch SQLState(err) {
-	case "23503", "23505":
+	case "23503", "23001", "23505":
 		return true
 	}
 	return false
