@@ -253,14 +253,22 @@ func (m *maintenance) archive(ctx context.Context, now time.Time) error {
 	t, n, q := m.f.t, m.f.t.Names, m.m.Quote
 	exp := t.Col(schema.RoleExpires)
 	pred := m.m.Before(exp, t.Kind(exp), m.res.Cutoff)
-	// The archive mirrors the table; columns the application added later are copied where the archive
-	// has them too (Validate reports the ones it lacks).
+	// The archive follows the table: a column the application added since the archive was created is
+	// added to it first (same type, nullable), so that no value is lost on the way.
 	arch := m.f.cat.Tables[n.Archive]
 	var cols []string
 	for _, c := range m.f.cat.Tables[n.Table].Columns {
-		if arch.Column(c.Name) != nil {
-			cols = append(cols, q(c.Name))
+		if arch.Column(c.Name) == nil {
+			stmt, err := m.m.AddColumnLike(ctx, m.s.conn, m.f.srv, n.Table, n.Archive, c.Name)
+			if err != nil {
+				return err
+			}
+			if _, err := m.s.conn.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("adding column %s to %s before archiving: %w", c.Name, n.Archive, err)
+			}
+			m.cfg.logger.InfoContext(ctx, "sessionsec: archive: added a column the session table has", "table", n.Archive, "column", c.Name)
 		}
+		cols = append(cols, q(c.Name))
 	}
 	list := strings.Join(cols, ", ")
 	key := t.Col(schema.RoleKey)
@@ -489,7 +497,7 @@ func (m *maintenance) progress(final bool) {
 	if m.cfg.progress == nil {
 		return
 	}
-	m.cfg.progress(Progress{Task: m.res.Task, Step: "batch", Done: m.res.Rows, Elapsed: time.Since(m.from), Final: final})
+	m.cfg.progress(Progress{Task: m.res.Task, Step: "batch", Unit: UnitRows, Done: m.res.Rows, Elapsed: time.Since(m.from), Final: final})
 }
 
 func affected(r sql.Result, err error) (int64, error) {

@@ -242,9 +242,10 @@ func WithTargetVersion(v uint) Option {
 	}}
 }
 
-// WithProgress receives a report after each step of a migration or rollback, with its duration, and
-// after each batch of a maintenance task, with the rows done so far. The callback runs on the working
-// goroutine: keep it short.
+// WithProgress receives a report after each step of a migration or rollback, with its duration (Unit
+// UnitSteps); after each batch of the backfill (MySQL, MariaDB, PostgreSQL; SQLite fills in one
+// statement) and of a maintenance task, with the rows done so far (Unit UnitRows). The callback runs
+// on the working goroutine: keep it short.
 func WithProgress(f func(Progress)) Option {
 	return Option{name: "WithProgress", ops: opMigrate | opRollback | opMaintain, apply: func(c *config) error {
 		if f == nil {

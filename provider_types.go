@@ -10,10 +10,10 @@ import (
 // Mismatch is one way the database differs from what its applied version should have, as found by
 // Validate.
 type Mismatch struct {
-	Object string // e.g. "column sessions.risk_score", "trigger sessions_security_hash_trigger"
-	Want   string // what the applied version should have ("absent" after a rollback)
-	Got    string // what was found
-	Fix    string // what to do about it
+	Object string `json:"object"`        // e.g. "column sessions.risk_score", "trigger sessions_security_hash_trigger"
+	Want   string `json:"want"`          // what the applied version should have ("absent" after a rollback)
+	Got    string `json:"got"`           // what was found
+	Fix    string `json:"fix,omitempty"` // what to do about it
 }
 
 func (m Mismatch) String() string {
@@ -26,21 +26,21 @@ func (m Mismatch) String() string {
 
 // Report is the result of Validate: every problem found, not just the first.
 type Report struct {
-	Dialect    string
-	Server     string // flavor and version, e.g. "MySQL 9.7.4"
-	Schema     string // the database / schema checked
-	Layout     string // the layout and table, e.g. "agui layout on sessions (key=id, ...)"
-	Version    uint   // applied migration version (0 with HasVersion false: none)
-	HasVersion bool
-	Dirty      bool
-	Latest     uint // newest version this binary has
-	RolledBack bool // the report checks a complete rollback (ExpectRolledBack)
-	Problems   []Mismatch
+	Dialect    string     `json:"dialect"`
+	Server     string     `json:"server"`  // flavor and version, e.g. "MySQL 9.7.4"
+	Schema     string     `json:"schema"`  // the database / schema checked
+	Layout     string     `json:"layout"`  // the layout and table, e.g. "agui layout on sessions (key=id, ...)"
+	Version    uint       `json:"version"` // applied migration version (0 with HasVersion false: none)
+	HasVersion bool       `json:"has_version"`
+	Dirty      bool       `json:"dirty"`
+	Latest     uint       `json:"latest"`      // newest version this binary has
+	RolledBack bool       `json:"rolled_back"` // the report checks a complete rollback (ExpectRolledBack)
+	Problems   []Mismatch `json:"problems"`
 	// Notes are differences that do not stop the change from working: an adopted column with another
 	// type or comment, archive columns behind the session table's.
-	Notes []string
+	Notes []string `json:"notes"`
 	// Queries is how many catalog queries the check took.
-	Queries int
+	Queries int `json:"queries"`
 }
 
 // OK reports whether no problem was found.
@@ -77,23 +77,23 @@ func (r *Report) String() string {
 
 // Step is one migration of the change on one table.
 type Step struct {
-	Version uint
-	Name    string // description part of the file name, e.g. "add_security_columns"
-	Up      string // up file name
-	Down    string // down file name
-	Long    bool   // its cost grows with the table (the backfill, the index builds)
+	Version uint   `json:"version"`
+	Name    string `json:"name"` // description part of the file name, e.g. "add_security_columns"
+	Up      string `json:"up"`   // up file name
+	Down    string `json:"down"` // down file name
+	Long    bool   `json:"long"` // its cost grows with the table (the backfill, the index builds)
 }
 
 // MigrationStatus is where a database stands against this binary's step list.
 type MigrationStatus struct {
-	Dialect    string
-	Table      string // the migrations table
-	Version    uint   // applied version; meaningful when HasVersion
-	HasVersion bool
-	Dirty      bool
-	Latest     uint
-	Applied    []Step
-	Pending    []Step
+	Dialect    string `json:"dialect"`
+	Table      string `json:"migrations_table"` // the migrations table
+	Version    uint   `json:"version"`          // applied version; meaningful when HasVersion
+	HasVersion bool   `json:"has_version"`
+	Dirty      bool   `json:"dirty"`
+	Latest     uint   `json:"latest"`
+	Applied    []Step `json:"applied"`
+	Pending    []Step `json:"pending"`
 }
 
 // String renders the status, one line per step.
@@ -116,24 +116,33 @@ func (s *MigrationStatus) String() string {
 	return b.String()
 }
 
-// Progress is one report of long work.
+// Progress is one report of long work: a step of a migration or rollback done (Unit UnitSteps, Done
+// 1), a batch of the backfill or of a maintenance task done (Unit UnitRows, Done the rows so far).
 type Progress struct {
 	Task    string // "migrate", "rollback", "cleanup", ...
 	Version uint   // the step, for migrations
 	Step    string // the step name or the task's phase
+	Unit    string // UnitSteps or UnitRows: what Done and Total count
 	Done    int64  // rows (or steps) done so far
 	Total   int64  // estimated total; 0 when unknown
 	Elapsed time.Duration
 	Final   bool // the last report of this step or task
 }
 
+// Progress units.
+const (
+	UnitSteps = "steps"
+	UnitRows  = "rows"
+)
+
 // RollbackResult says what a rollback did and what it kept.
 type RollbackResult struct {
-	From, To uint
+	From uint `json:"from"`
+	To   uint `json:"to"`
 	// Kept lists the tables the rollback kept history in: <table>_security_retired_<ts>,
 	// session_audit_log_retired_<ts>, <table>_archive_retired_<ts> (on SQLite: the fixed *_retired tables
 	// that received rows).
-	Kept []string
+	Kept []string `json:"kept"`
 }
 
 func (r *RollbackResult) String() string {

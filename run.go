@@ -45,7 +45,10 @@ type action struct {
 	skip  bool     // the step's objects are all there in the declared form: record the version only
 	stmts []string // run these first (they complete a partial state, replace an older definition, clear a leftover)
 	file  bool     // then run the step's own file
-	why   string   // for the log and the plan
+	// backfill, when set, is the backfill's batches, which the runner runs itself (with progress)
+	// instead of the file.
+	backfill *dialect.Backfill
+	why      string // for the log and the plan
 }
 
 // step returns the target's step with version v.
@@ -78,6 +81,10 @@ func planUp(d dialect.Dialect, f *facts, step schema.Step) action {
 			if stmts := d.AddColumns(t, f.srv, missing); stmts != nil {
 				return action{stmts: stmts, why: fmt.Sprintf("%s already there: adding only %s", strings.Join(present, ", "), columnNames(missing))}
 			}
+		}
+	case schema.StepBackfill:
+		if bf := d.Backfill(t, f.srv); bf != nil {
+			return action{stmts: leftovers, backfill: bf}
 		}
 	case schema.StepIndex:
 		want := d.Objects(t, step, f.srv).Indexes[0]
@@ -240,7 +247,7 @@ func (r *runner) run(ctx context.Context, step schema.Step, up bool) error {
 	r.log.InfoContext(ctx, "sessionsec: step done", "direction", dir, "version", step.Version, "step", file,
 		"duration", time.Since(start).Round(time.Millisecond))
 	r.progress(Progress{Task: map[bool]string{true: "migrate", false: "rollback"}[up], Version: step.Version,
-		Step: step.Name(r.f.t.Names.Table), Done: 1, Total: 1, Elapsed: time.Since(start), Final: true})
+		Step: step.Name(r.f.t.Names.Table), Unit: UnitSteps, Done: 1, Total: 1, Elapsed: time.Since(start), Final: true})
 	r.hook(step.Version, "after-"+dir)
 	return nil
 }
@@ -259,6 +266,11 @@ func (r *runner) apply(ctx context.Context, step schema.Step, a action, record i
 			return err
 		}
 		r.log.DebugContext(ctx, "sessionsec: statement", "version", step.Version, "sql", statementHead(stmt), "duration", time.Since(start))
+	}
+	if a.backfill != nil {
+		if err := r.backfill(ctx, step, a.backfill); err != nil {
+			return err
+		}
 	}
 	if a.file {
 		start := time.Now()

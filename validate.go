@@ -207,7 +207,7 @@ func stepProblems(d dialect.Dialect, f *facts, step schema.Step, rep *Report, ad
 			}
 		}
 		if len(behind) > 0 {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("table %s lacks %s, which %s has: INSERT INTO %s SELECT * FROM %s fails until they are added to it (or the INSERT names its columns)",
+			rep.Notes = append(rep.Notes, fmt.Sprintf("table %s lacks %s, which %s has: the next Archive adds them (same types) before it copies; until then INSERT INTO %s SELECT * FROM %s fails (run Archive, or name the columns)",
 				n.Archive, strings.Join(behind, ", "), n.Table, n.Archive, n.Table))
 		}
 	}

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"time"
@@ -44,3 +45,21 @@ func (Dialect) IsRowConflict(err error) bool {
 
 // Isolation is the level of a maintenance batch's transaction.
 func (Dialect) Isolation() sql.IsolationLevel { return sql.LevelReadCommitted }
+
+const queryColumnDefinition = `SELECT COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME
+	FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?`
+
+// AddColumnLike adds col as COLUMN_TYPE reports it (enum and set values in their case, unsigned,
+// precision), with its character set and collation.
+func (Dialect) AddColumnLike(ctx context.Context, q dialect.Querier, _ dialect.Server, from, to, col string) (string, error) {
+	var typ string
+	var cs, co sql.NullString
+	if err := q.QueryRowContext(ctx, queryColumnDefinition, from, col).Scan(&typ, &cs, &co); err != nil {
+		return "", fmt.Errorf("reading the definition of %s.%s: %w", from, col, err)
+	}
+	def := typ
+	if cs.Valid && co.Valid {
+		def += " CHARACTER SET " + cs.String + " COLLATE " + co.String
+	}
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s NULL", quote(to), quote(col), def), nil
+}

@@ -37,7 +37,7 @@ func (Dialect) Method(_ dialect.Target, step schema.Step, srv dialect.Server) di
 		if maria {
 			rate = mariadbBackfillRate
 		}
-		return dialect.Method{How: "CALL BackfillSessionSecurity: keyset batches on the key, one short transaction each", Writers: "row locks of one batch at a time",
+		return dialect.Method{How: "keyset batches on the key, one short autocommitted UPDATE each, run by the library with progress (the stock CLI CALLs BackfillSessionSecurity: the same batches)", Writers: "row locks of one batch at a time",
 			RowsPerSecond: rate, Batch: schema.Change.BackfillBatch}
 	case schema.StepIndex:
 		rate := float64(mysqlIndexRate)

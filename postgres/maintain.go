@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"strings"
@@ -49,3 +50,29 @@ func (Dialect) IsRowConflict(err error) bool {
 
 // Isolation is the level of a maintenance batch's transaction.
 func (Dialect) Isolation() sql.IsolationLevel { return sql.LevelReadCommitted }
+
+// queryColumnDefinition reads a column's type as format_type spells it (qualified where the type is
+// not visible on the search path) and its collation where it is not the type's default.
+const queryColumnDefinition = `SELECT pg_catalog.format_type(a.atttypid, a.atttypmod),
+       CASE WHEN a.attcollation <> t.typcollation THEN
+         (SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.collname)
+            FROM pg_catalog.pg_collation c JOIN pg_catalog.pg_namespace n ON n.oid = c.collnamespace
+           WHERE c.oid = a.attcollation) END
+  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+ WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped`
+
+// AddColumnLike adds col with its type and collation; without a default the ADD COLUMN changes the
+// catalog only.
+func (Dialect) AddColumnLike(ctx context.Context, q dialect.Querier, srv dialect.Server, from, to, col string) (string, error) {
+	sch := capsOf(srv).quotedSchema
+	var typ string
+	var coll sql.NullString
+	if err := q.QueryRowContext(ctx, queryColumnDefinition, sch+"."+quote(from), col).Scan(&typ, &coll); err != nil {
+		return "", fmt.Errorf("reading the definition of %s.%s: %w", from, col, err)
+	}
+	def := typ
+	if coll.Valid {
+		def += " COLLATE " + coll.String
+	}
+	return fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", sch, quote(to), quote(col), def), nil
+}

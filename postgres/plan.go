@@ -31,7 +31,7 @@ func (Dialect) Method(_ dialect.Target, step schema.Step, _ dialect.Server) dial
 	case schema.StepTrigger:
 		return dialect.Method{How: "CREATE OR REPLACE TRIGGER (replaces an older definition atomically)", Writers: "a brief SHARE ROW EXCLUSIVE lock"}
 	case schema.StepBackfill:
-		return dialect.Method{How: "CALL BackfillSessionSecurity: keyset batches on the key, each committed", Writers: "row locks of one batch at a time",
+		return dialect.Method{How: "keyset batches on the key, one short autocommitted UPDATE each, run by the library with progress (the stock CLI CALLs BackfillSessionSecurity: the same batches)", Writers: "row locks of one batch at a time",
 			RowsPerSecond: backfillRate, Batch: schema.Change.BackfillBatch}
 	case schema.StepIndex:
 		return dialect.Method{How: "CREATE INDEX CONCURRENTLY IF NOT EXISTS (an invalid leftover of an interrupted build is dropped first)", Writers: "keep writing",

@@ -58,7 +58,7 @@ func (d Declaration) Markdown() string {
 		idx = append(idx, "`"+i.Name+"`")
 	}
 	fmt.Fprintf(&b, "- `%s`: %s; indexes %s.\n", d.AuditLog, strings.Join(cols, ", "), strings.Join(idx, ", "))
-	fmt.Fprintf(&b, "- `%s` (`<table>%s`): the columns of the session table as they were when the archive was created, so `INSERT INTO %s SELECT * FROM %s WHERE ...` works until the application adds a column of its own (then add it to the archive too, or name the columns).\n", n.Archive, d.ArchiveSuffix, n.Archive, n.Table)
+	fmt.Fprintf(&b, "- `%s` (`<table>%s`): the columns of the session table as they were when the archive was created, so `INSERT INTO %s SELECT * FROM %s WHERE ...` works; a column the application adds later is added to the archive by the next `Archive` (or add it yourself, or name the columns).\n", n.Archive, d.ArchiveSuffix, n.Archive, n.Table)
 	fmt.Fprintf(&b, "\n`%s` is enforced between %d and %d on every write; cleanup deletes sessions above %d.\n",
 		d.Risk.Column, d.Risk.Min, d.Risk.Max, d.Risk.CleanupThreshold)
 	return b.String()

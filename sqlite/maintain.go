@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -79,3 +80,12 @@ func (Dialect) IsRowConflict(err error) bool {
 
 // Isolation is the level of a maintenance batch's transaction.
 func (Dialect) Isolation() sql.IsolationLevel { return sql.LevelDefault }
+
+// AddColumnLike adds col with its declared type (SQLite keeps the declaration as written).
+func (Dialect) AddColumnLike(ctx context.Context, q dialect.Querier, _ dialect.Server, from, to, col string) (string, error) {
+	var typ string
+	if err := q.QueryRowContext(ctx, "SELECT type FROM pragma_table_info(?) WHERE name = ?", from, col).Scan(&typ); err != nil {
+		return "", fmt.Errorf("reading the definition of %s.%s: %w", from, col, err)
+	}
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", quote(to), quote(col), typ), nil
+}

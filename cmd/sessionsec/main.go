@@ -49,21 +49,25 @@ const (
 
 type command struct {
 	name, summary, help string
+	flags               []string // the flags of its own, besides the global ones
 }
 
+// globalFlags apply to every command that opens a database.
+var globalFlags = []string{"database", "migrations-table", "table", "layout", "columns", "timeout", "lock-wait", "json", "log-format", "v"}
+
 var commands = []command{
-	{"up", "preflight, migrate and validate (the default)", "Applies every pending step (the application may keep running: every step is online), then validates.\nCreates a missing SQLite file; no other command does."},
-	{"validate", "check the database against its applied version", "Prints the report; exit 1 on any problem. Changes nothing."},
-	{"status", "show applied and pending steps", "Reads the version table without taking the lock. Changes nothing."},
-	{"preflight", "list what would stop the pending steps", "Every problem with its fix. Changes nothing."},
-	{"plan", "show what up would do, step by step", "The pending steps with how each runs on this server (INSTANT / INPLACE, LOCK=NONE / CONCURRENTLY / NOT VALID +\nVALIDATE), whether it rewrites the table, the rows and batches of the long ones with an estimate of their\ntime, and the preflight result. Changes nothing; exit 1 when preflight finds problems."},
-	{"rollback", "the emergency rollback", "Stop the application first. Asks for confirmation unless -yes; keeps history (prints the tables it kept)\nand validates that nothing else is left. -target V stops at version V."},
-	{"cleanup", "delete expired, inactive and risky sessions", "In batches, each one transaction with its SECURITY_CLEANUP audit row; rows a child row holds on to stay\n(counted as blocked). Logs progress as it goes."},
-	{"risk", "raise risk scores to the documented rule", "Never lowers a score (one the application set higher stays); audited per batch (RISK_SCORE_UPDATE)."},
-	{"archive", "move long-expired sessions to the archive", "Sessions expired more than -older-than ago (default 90d) move to <table>_archive, each batch copied and\ndeleted in one transaction with its SESSION_ARCHIVE audit row. -batch sets the rows per batch."},
-	{"prune-audit", "delete old audit-log rows", "Audit rows older than -older-than (default 30d) go, in batches; each batch writes an AUDIT_PRUNE row."},
-	{"metrics", "print a monitoring snapshot", "Hashed, validated, high-risk and expired sessions, the archive's size, the audit log's size and growth,\nand what cleanup removed in the last day. Changes nothing."},
-	{"generate", "write the golang-migrate folder for a table", "Writes the up/down files for -dialect and the layout (-layout, -table, -columns) to -out; with -database,\nfor that database's own table and column types."},
+	{"up", "preflight, migrate and validate (the default)", "Applies every pending step (the application may keep running: every step is online), then validates.\nCreates a missing SQLite file; no other command does.", []string{"reapply"}},
+	{"validate", "check the database against its applied version", "Prints the report; exit 1 on any problem. Changes nothing.", nil},
+	{"status", "show applied and pending steps", "Reads the version table without taking the lock. Changes nothing.", nil},
+	{"preflight", "list what would stop the pending steps", "Every problem with its fix. Changes nothing.", nil},
+	{"plan", "show what up would do, step by step", "The pending steps with how each runs on this server (INSTANT / INPLACE, LOCK=NONE / CONCURRENTLY / NOT VALID +\nVALIDATE), whether it rewrites the table, the rows and batches of the long ones with an estimate of their\ntime, and the preflight result. Changes nothing; exit 1 when preflight finds problems.", nil},
+	{"rollback", "the emergency rollback", "Stop the application first. Asks for confirmation unless -yes; keeps history (prints the tables it kept)\nand validates that nothing else is left. -target V stops at version V.", []string{"yes", "target"}},
+	{"cleanup", "delete expired, inactive and risky sessions", "In batches, each one transaction with its SECURITY_CLEANUP audit row; rows a child row holds on to stay\n(counted as blocked). Logs progress as it goes.", []string{"batch"}},
+	{"risk", "raise risk scores to the documented rule", "Never lowers a score (one the application set higher stays); audited per batch (RISK_SCORE_UPDATE).", []string{"batch"}},
+	{"archive", "move long-expired sessions to the archive", "Sessions expired more than -older-than ago (default 90d) move to <table>_archive, each batch copied and\ndeleted in one transaction with its SESSION_ARCHIVE audit row. -batch sets the rows per batch.", []string{"older-than", "batch"}},
+	{"prune-audit", "delete old audit-log rows", "Audit rows older than -older-than (default 30d) go, in batches; each batch writes an AUDIT_PRUNE row.", []string{"older-than", "batch"}},
+	{"metrics", "print a monitoring snapshot", "Hashed, validated, high-risk and expired sessions, the archive's size, the audit log's size and growth,\nand what cleanup removed in the last day. Changes nothing.", nil},
+	{"generate", "write the golang-migrate folder for a table", "Writes the up/down files for -dialect and the layout (-layout, -table, -columns) to -out; with -database,\nfor that database's own table and column types.", []string{"dialect", "out"}},
 }
 
 const envHelp = `Environment:
@@ -107,10 +111,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.reapply, "reapply", false, "up: run every step again (each adopts, replaces or creates its objects)")
 	fs.BoolVar(&o.asJSON, "json", false, "print the result as JSON on stdout")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
-	fs.BoolVar(&o.verbose, "v", false, "debug logging")
-	fs.Usage = func() { usage(fs, stderr, "") }
+	fs.BoolVar(&o.verbose, "v", false, "debug logging: every statement and step with its wall time")
+	var helpFor string // the command whose -h is asked for, once it is known
+	fs.Usage = func() { usage(fs, stderr, helpFor) }
 
-	cmd, err := parseArgs(fs, args)
+	cmd, err := parseArgs(fs, args, &helpFor)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
@@ -166,23 +171,25 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return finish(stdout, stderr, o, cmd, tgt, res, err)
 }
 
-// parseArgs parses flags before the command, the command, and flags after it.
-func parseArgs(fs *flag.FlagSet, args []string) (string, error) {
+// parseArgs parses flags before the command, the command, and flags after it. It sets *cmdSeen to
+// the command before parsing that command's flags, so that `<command> -h` describes the command.
+func parseArgs(fs *flag.FlagSet, args []string, cmdSeen *string) (string, error) {
 	if err := fs.Parse(args); err != nil {
 		return "", err
 	}
 	cmd := "up"
 	if fs.NArg() > 0 {
 		cmd = fs.Arg(0)
+		if !slices.ContainsFunc(commands, func(c command) bool { return c.name == cmd }) {
+			return "", fmt.Errorf("unknown command %q (commands: %s; see -h)", cmd, commandNames())
+		}
+		*cmdSeen = cmd
 		if err := fs.Parse(fs.Args()[1:]); err != nil {
 			return "", err
 		}
 		if fs.NArg() > 0 {
 			return "", fmt.Errorf("unexpected argument %q after %s (flags may go before or after the command; values with spaces need quotes)", fs.Arg(0), cmd)
 		}
-	}
-	if !slices.ContainsFunc(commands, func(c command) bool { return c.name == cmd }) {
-		return "", fmt.Errorf("unknown command %q (commands: %s; see -h)", cmd, commandNames())
 	}
 	return cmd, nil
 }
@@ -195,17 +202,43 @@ func commandNames() string {
 	return strings.Join(n, ", ")
 }
 
-func usage(fs *flag.FlagSet, w io.Writer, _ string) {
-	fmt.Fprintf(w, "usage: sessionsec [flags] [command] [flags]\n\nCommands:\n")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
-		for _, l := range strings.Split(c.help, "\n") {
-			fmt.Fprintf(w, "  %-10s   %s\n", "", l)
+// usage prints the reference: every command, or (for `<command> -h`) that command and its flags.
+func usage(fs *flag.FlagSet, w io.Writer, cmd string) {
+	i := slices.IndexFunc(commands, func(c command) bool { return c.name == cmd })
+	if i < 0 {
+		fmt.Fprintf(w, "usage: sessionsec [flags] [command] [flags]\n\nCommands:\n")
+		for _, c := range commands {
+			fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+			for _, l := range strings.Split(c.help, "\n") {
+				fmt.Fprintf(w, "  %-12s   %s\n", "", l)
+			}
 		}
+		fmt.Fprintf(w, "\nFlags (before or after the command):\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(w, "\n%s\n", envHelp)
+		return
 	}
-	fmt.Fprintf(w, "\nFlags:\n")
-	fs.PrintDefaults()
+	c := commands[i]
+	fmt.Fprintf(w, "usage: sessionsec [flags] %s [flags]\n\n%s: %s.\n%s\n", c.name, c.name, c.summary, c.help)
+	if len(c.flags) > 0 {
+		fmt.Fprintf(w, "\nFlags of %s:\n", c.name)
+		subset(fs, c.flags).PrintDefaults()
+	}
+	fmt.Fprintf(w, "\nGlobal flags:\n")
+	subset(fs, globalFlags).PrintDefaults()
 	fmt.Fprintf(w, "\n%s\n", envHelp)
+}
+
+// subset is a flag set holding only the named flags of fs, for printing their defaults.
+func subset(fs *flag.FlagSet, names []string) *flag.FlagSet {
+	sub := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	sub.SetOutput(fs.Output())
+	fs.VisitAll(func(f *flag.Flag) {
+		if slices.Contains(names, f.Name) {
+			sub.Var(f.Value, f.Name, f.Usage)
+		}
+	})
+	return sub
 }
 
 // databaseURL is -database, or SESSIONSEC_DATABASE, or the embedded default - the default only when
@@ -332,7 +365,7 @@ func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options,
 			call = append(call, sessionsec.WithReapply())
 		}
 		bar := stepsProgress(ctx, p, stderr, "migrate")
-		err := p.Migrate(ctx, append(call, sessionsec.WithProgress(func(pr sessionsec.Progress) { bar.report(pr, false) }))...)
+		err := p.Migrate(ctx, append(call, sessionsec.WithProgress(bar.migration(stderr)))...)
 		bar.finish()
 		if err != nil {
 			return nil, err
@@ -366,7 +399,7 @@ func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options,
 			call = append(call, sessionsec.WithTargetVersion(uint(o.target)))
 		}
 		bar := stepsProgress(ctx, p, stderr, "rollback")
-		res, err := p.Rollback(ctx, append(call, sessionsec.WithProgress(func(pr sessionsec.Progress) { bar.report(pr, false) }))...)
+		res, err := p.Rollback(ctx, append(call, sessionsec.WithProgress(bar.migration(stderr)))...)
 		bar.finish()
 		if err != nil {
 			return nil, err

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode"
 
+	"github.com/agui-go/sessionsec"
 	"github.com/agui-go/sessionsec/internal/testdb"
 )
 
@@ -185,7 +187,7 @@ func TestCommandOnEveryDialect(t *testing.T) {
 		must(0, append(db, "validate")...)
 		requireOut(t, must(0, append(db, "plan")...).stdout, "0 step(s) pending")
 		st := jsonOf(t, must(0, append(db, "status", "-json")...))
-		if st["status"].(map[string]any)["Version"].(float64) < 21 {
+		if st["status"].(map[string]any)["version"].(float64) < 21 {
 			t.Fatalf("status: %v", st)
 		}
 		// The maintenance tasks, each with its JSON result.
@@ -216,7 +218,7 @@ func TestCommandOnEveryDialect(t *testing.T) {
 		must(0, append(db, "validate")...)
 		mustExec(t, d, "INSERT INTO sessions (session_id, user_id) VALUES ('s1', 'u1')")
 		rb := jsonOf(t, must(0, append(db, "rollback", "-yes", "-json")...))
-		kept := rb["rollback"].(map[string]any)["Kept"]
+		kept := rb["rollback"].(map[string]any)["kept"]
 		if kept == nil || len(kept.([]any)) == 0 {
 			t.Fatalf("rollback kept nothing: %v", rb)
 		}
@@ -282,6 +284,17 @@ func TestWrongTargets(t *testing.T) {
 	for _, want := range []string{"rollback", "SESSIONSEC_DATABASE", "Exit codes"} {
 		requireOut(t, r.stderr, want)
 	}
+	// <command> -h describes that command: its own flags and the global ones, not the others'.
+	r = runCmd(t, dir, nil, "", "archive", "-h")
+	if r.code != 0 {
+		t.Fatalf("archive -h: exit %d", r.code)
+	}
+	for _, want := range []string{"usage: sessionsec [flags] archive", "-older-than", "-database", "Exit codes"} {
+		requireOut(t, r.stderr, want)
+	}
+	if strings.Contains(r.stderr, "-yes") || strings.Contains(r.stderr, "-target") || strings.Contains(r.stderr, "Commands:") {
+		t.Fatalf("archive -h describes other commands:\n%s", r.stderr)
+	}
 	// The default, when nothing is given at all: the embedded SQLite file, created by up only.
 	if r := runCmd(t, dir, nil, "", "up"); r.code != 0 {
 		t.Fatalf("up on the default: %d\n%s", r.code, r.stderr)
@@ -302,4 +315,50 @@ func TestGenerate(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), "`agui_sessions_security_hash_trigger`") {
 		t.Fatalf("generated trigger: %v\n%s", err, b)
 	}
+}
+
+// TestREADMEReference: the README's command reference names every command and every field of the
+// --json output (the fields are the stable interface; a new one must be documented).
+func TestREADMEReference(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	_, ref, ok := strings.Cut(readme, "### The command\n")
+	if !ok {
+		t.Fatal(`README.md has no "### The command" section`)
+	}
+	ref, _, _ = strings.Cut(ref, "\n## ")
+	for _, c := range commands {
+		requireOut(t, ref, "`"+c.name+"`")
+	}
+	full := output{Problems: []sessionsec.Problem{{}}, Report: &sessionsec.Report{Problems: []sessionsec.Mismatch{{Fix: "x"}}},
+		Status: &sessionsec.MigrationStatus{Applied: []sessionsec.Step{{}}}, Rollback: &sessionsec.RollbackResult{},
+		Task: &sessionsec.MaintenanceResult{Cutoff: time.Now()}, Metrics: &sessionsec.Metrics{},
+		Plan:  &sessionsec.Plan{Steps: []sessionsec.PlannedStep{{Rows: 1, Batches: 1, Estimate: 1}}},
+		Files: []string{"f"}, Message: "m", Error: "e"}
+	raw, err := json.Marshal(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys func(v any)
+	keys = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, sub := range v {
+				requireOut(t, ref, "`"+k+"`")
+				keys(sub)
+			}
+		case []any:
+			for _, sub := range v {
+				keys(sub)
+			}
+		}
+	}
+	var m any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	keys(m)
 }

@@ -19,6 +19,7 @@ type progress struct {
 	logger *slog.Logger
 	bar    *progressbar.ProgressBar
 	last   time.Time
+	rows   *progress // the rows of the running step (the backfill), under the steps
 }
 
 // progressEvery is how often a long task logs how far it is when stderr is not a terminal.
@@ -52,6 +53,9 @@ func newProgress(stderr io.Writer, logger *slog.Logger, what string, total int64
 func (p *progress) report(pr sessionsec.Progress, absolute bool) {
 	if p.bar != nil {
 		if absolute {
+			if pr.Total > 0 && pr.Total != p.bar.GetMax64() {
+				p.bar.ChangeMax64(pr.Total) // the estimate firms up as the batches go
+			}
 			_ = p.bar.Set64(pr.Done)
 		} else {
 			_ = p.bar.Add64(pr.Done)
@@ -87,4 +91,27 @@ func stepsProgress(ctx context.Context, p *sessionsec.Provider, stderr io.Writer
 		}
 	}
 	return newProgress(stderr, slog.Default(), what, total, "steps")
+}
+
+// migration takes a migration's or rollback's reports: steps advance this bar; a step's batches (the
+// backfill) show on a rows bar of their own while it runs, on a terminal. Elsewhere the library's own
+// log lines say how far the backfill is.
+func (p *progress) migration(stderr io.Writer) func(sessionsec.Progress) {
+	return func(pr sessionsec.Progress) {
+		if pr.Unit != sessionsec.UnitRows {
+			p.report(pr, false)
+			return
+		}
+		if p.bar == nil {
+			return
+		}
+		if p.rows == nil {
+			p.rows = newProgress(stderr, p.logger, pr.Step, pr.Total, "rows")
+		}
+		p.rows.report(pr, true)
+		if pr.Final {
+			p.rows.finish()
+			p.rows = nil
+		}
+	}
 }

@@ -221,6 +221,7 @@ type Dialect interface {
 	Checker
 	Maintainer
 	Planner
+	Backfiller
 }
 
 // Registration is what a dialect package registers.

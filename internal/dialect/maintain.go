@@ -1,6 +1,7 @@
 package dialect
 
 import (
+	"context"
 	"database/sql"
 	"time"
 )
@@ -29,6 +30,10 @@ type Maintainer interface {
 	// Isolation is the isolation level of a batch's transaction: READ COMMITTED where the server has
 	// it, so that a batch locks the rows it changes and not every row its search passes over.
 	Isolation() sql.IsolationLevel
+	// AddColumnLike is the statement that adds column col of table from to table to, with col's exact
+	// type (character set and collation included), nullable and without a default, so that a copied row
+	// keeps whatever value it had. It reads the column's definition through q.
+	AddColumnLike(ctx context.Context, q Querier, srv Server, from, to, col string) (string, error)
 	// IsRowConflict reports an error that one row causes and that leaves the others alone: a child row
 	// (FOREIGN KEY ... RESTRICT) holds on to it, or a row with its key exists in the target table.
 	IsRowConflict(err error) bool
