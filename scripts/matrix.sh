@@ -54,10 +54,26 @@ postgres_up() { # IMAGE -> exports SESSIONSEC_POSTGRES_DSN
   log "$1 on 127.0.0.1:$port"
 }
 
+# counts LOG SERVER: the subtests that ran on SERVER (".../<server>" or ".../<server>/...") that passed
+# and that skipped, from a -v log.
+counts() {
+  local pass skip
+  pass=$(grep -cE -- "--- PASS: [^ ]+/$2(/[^ ]*)? " "$1" || true)
+  skip=$(grep -cE -- "--- SKIP: [^ ]+/$2(/[^ ]*)? " "$1" || true)
+  echo "$pass passed, $skip skipped"
+}
+
 suite() { # SERVERS LABEL
-  log "server tests on $2"
-  SESSIONSEC_SERVERS=$1 SESSIONSEC_REQUIRE_SERVERS=1 go test -p 1 -count=1 -timeout 30m "${@:3}" . ./cmd/... \
-    || die "server tests failed on $2"
+  local logfile servers
+  logfile=/tmp/sessionsec-matrix-$(echo "$2" | tr -c 'A-Za-z0-9\n' '-').log
+  log "server tests on $2 (go test -v output: $logfile)"
+  if ! SESSIONSEC_SERVERS=$1 SESSIONSEC_REQUIRE_SERVERS=1 go test -v -p 1 -count=1 -timeout 30m "${@:3}" . ./cmd/... >"$logfile" 2>&1; then
+    grep -E -- '^(--- FAIL|FAIL|panic)|_test.go:[0-9]+:' "$logfile" | head -50 >&2 || true
+    die "server tests failed on $2 (see $logfile)"
+  fi
+  grep -E '^(ok|FAIL)' "$logfile" >&2 || true
+  IFS=, read -ra servers <<<"$1"
+  for s in "${servers[@]}"; do log "$2: $s subtests: $(counts "$logfile" "$s")"; done
   cleanup; containers=()
 }
 

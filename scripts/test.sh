@@ -31,14 +31,30 @@ if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; 
 # they test the servers' and the runner's recovery, which the race detector's 5-10x slowdown adds nothing
 # to, so they run without it; every other test (the same Migrate and Rollback code included) runs with it.
 FAULT_MATRICES='^Test(Rollback)?KillMatrix$'
+# gotest LOG ARGS...: go test -v into LOG; prints the package lines, the subtests that passed and skipped
+# per server, and on failure the failing tests' lines.
+gotest() {
+  local logfile=$1; shift
+  if ! go test -v "$@" >"$logfile" 2>&1; then
+    grep -E -- '^(--- FAIL|FAIL|panic)|^\s+--- FAIL|_test.go:[0-9]+:' "$logfile" | head -80 || true
+    echo "go test failed (the whole output: $logfile)"
+    return 1
+  fi
+  grep -E '^(ok|FAIL|\?)\s' "$logfile" || true
+  for s in mysql mariadb postgres sqlite; do
+    printf '   %-8s subtests: %s passed, %s skipped\n' "$s" \
+      "$(grep -cE -- "--- PASS: [^ ]+/$s(/[^ ]*)? " "$logfile" || true)" \
+      "$(grep -cE -- "--- SKIP: [^ ]+/$s(/[^ ]*)? " "$logfile" || true)"
+  done
+}
 if [ $# -gt 0 ]; then
   echo "== go test $* (race detector on)"
-  go test -race -p 1 -count=1 -timeout 60m "$@" ./... 2>&1 | tee /tmp/sessionsec-test.log
+  gotest /tmp/sessionsec-test.log -race -p 1 -count=1 -timeout 60m "$@" ./...
 else
   echo "== go test (race detector on; packages one at a time: they share the servers)"
-  go test -race -p 1 -count=1 -timeout 60m -skip "$FAULT_MATRICES" ./... 2>&1 | tee /tmp/sessionsec-test.log
+  gotest /tmp/sessionsec-test.log -race -p 1 -count=1 -timeout 60m -skip "$FAULT_MATRICES" ./...
   echo "== the fault matrices (kill at every step, up and down; without the race detector)"
-  go test -p 1 -count=1 -timeout 60m -run "$FAULT_MATRICES" . 2>&1 | tee -a /tmp/sessionsec-test.log
+  gotest /tmp/sessionsec-faults.log -p 1 -count=1 -timeout 60m -run "$FAULT_MATRICES" .
 fi
 echo "== the Prometheus collector (sessionsecprom, its own module; scraped on SQLite)"
 (cd sessionsecprom && go test -race -count=1 ./...)
