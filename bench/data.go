@@ -13,8 +13,8 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -25,6 +25,8 @@ func sessionID(seed string, i int) string {
 	return hex.EncodeToString(h[:])[:40]
 }
 
+var reCreateSessions = regexp.MustCompile("CREATE TABLE IF NOT EXISTS [`\"]?sessions[`\"]? ")
+
 // createTableSQL is the library's own first step, the base sessions table: both runs start from the table
 // an application would have, and its definition lives in one place.
 func (s server) createTableSQL() (string, error) {
@@ -32,7 +34,7 @@ func (s server) createTableSQL() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if len(files) == 0 || !strings.Contains(files[0].sql, "CREATE TABLE IF NOT EXISTS sessions") {
+	if len(files) == 0 || !reCreateSessions.MatchString(files[0].sql) {
 		return "", fmt.Errorf("migrations/%s: the first step does not create the sessions table", s.Dialect)
 	}
 	return files[0].sql, nil

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/agui-go/sessionsec"
 	_ "github.com/agui-go/sessionsec/mysql"    // registers the MySQL/MariaDB dialect
@@ -28,4 +29,23 @@ func libValidate(ctx context.Context, db *sql.DB, dialect string, log *slog.Logg
 		return false, "", err
 	}
 	return rep.OK(), rep.String(), nil
+}
+
+// libTasks are the maintenance tasks the benchmark runs, in order.
+var libTasks = []struct {
+	name string
+	run  func(ctx context.Context, db *sql.DB, dialect string) (*sessionsec.MaintenanceResult, error)
+}{
+	{"UpdateRiskScores", func(ctx context.Context, db *sql.DB, d string) (*sessionsec.MaintenanceResult, error) {
+		return sessionsec.UpdateRiskScores(ctx, db, sessionsec.WithDialect(d), sessionsec.WithLogger(quietLogger(false)))
+	}},
+	{"Archive (expired > 7 days)", func(ctx context.Context, db *sql.DB, d string) (*sessionsec.MaintenanceResult, error) {
+		return sessionsec.Archive(ctx, db, sessionsec.WithDialect(d), sessionsec.WithLogger(quietLogger(false)), sessionsec.WithOlderThan(7*24*time.Hour))
+	}},
+	{"Cleanup", func(ctx context.Context, db *sql.DB, d string) (*sessionsec.MaintenanceResult, error) {
+		return sessionsec.Cleanup(ctx, db, sessionsec.WithDialect(d), sessionsec.WithLogger(quietLogger(false)))
+	}},
+	{"PruneAudit (> 30 days)", func(ctx context.Context, db *sql.DB, d string) (*sessionsec.MaintenanceResult, error) {
+		return sessionsec.PruneAudit(ctx, db, sessionsec.WithDialect(d), sessionsec.WithLogger(quietLogger(false)))
+	}},
 }

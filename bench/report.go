@@ -195,14 +195,18 @@ func renderMarkdown(res *results, charts map[string]string, outPath string) stri
 		for _, s := range srs {
 			w("- %s: %s\n", s.Server, escape(strings.Join(quoteAll(s.NoopMigrate.Statements), "; ")))
 		}
-		w("\n### `CALL CleanupExpiredSecureSessions()` (under the same write load)\n\n| server | rows | deleted | wall | rows deleted/s | writers p99 / max / stall during |\n|---|---:|---:|---:|---:|---|\n")
+		w("\n### Maintenance tasks (the Go API, under the same write load)\n\n"+
+			"Run in this order on the migrated table: the risk update, archiving sessions expired more than 7 days, cleanup of\n"+
+			"the other expired ones, pruning audit rows older than 30 days (%d%% of the table's size seeded 60 days old).\n\n"+
+			"| server | task | rows | batches | wall | rows/s | writers p99 / max / longest stall during |\n|---|---|---:|---:|---:|---:|---|\n", 100/oldAuditShare)
 		for _, s := range srs {
-			c := s.Cleanup
-			if c.Err != "" {
-				w("| %s | error: %s | | | | |\n", s.Server, escape(truncate(c.Err, 150)))
-				continue
+			for _, t := range s.Maint {
+				if t.Err != "" {
+					w("| %s | %s | error: %s | | | | |\n", s.Server, t.Task, escape(truncate(t.Err, 150)))
+					continue
+				}
+				w("| %s | %s | %d | %d | %s | %.0f | %s / %s / %s |\n", s.Server, t.Task, t.Rows, t.Batches, ms(t.DurMs), t.RowsS, ms(t.W.P99Ms), ms(t.W.MaxMs), ms(t.W.StallMs))
 			}
-			w("| %s | %d | %d | %s | %.0f | %s / %s / %s |\n", s.Server, c.RowsBefore, c.Deleted, ms(c.DurMs), c.RowsS, ms(c.W.P99Ms), ms(c.W.MaxMs), ms(c.W.StallMs))
 		}
 		w("\n")
 		renderTargets(&b, srs)
@@ -333,6 +337,11 @@ func renderGrowth(b *strings.Builder, res *results, sizes []int) {
 		}
 		w("| nothing-pending Migrate (queries) | %s (%.0f) | %s (%.0f) | | |\n", ms(a.NoopMigrate.MedianMs), a.NoopMigrate.Queries, ms(c.NoopMigrate.MedianMs), c.NoopMigrate.Queries)
 		w("| Validate (queries) | %s (%.0f) | %s (%.0f) | | |\n", ms(a.Validate.MedianMs), a.Validate.Queries, ms(c.Validate.MedianMs), c.Validate.Queries)
-		w("| CleanupExpiredSecureSessions (deleted) | %s (%d) | %s (%d) | %.1fx | |\n\n", ms(a.Cleanup.DurMs), a.Cleanup.Deleted, ms(c.Cleanup.DurMs), c.Cleanup.Deleted, c.Cleanup.DurMs/max(a.Cleanup.DurMs, 0.5))
+		for i, t := range c.Maint {
+			if i < len(a.Maint) && a.Maint[i].Task == t.Task {
+				w("| %s (rows) | %s (%d) | %s (%d) | %.1fx | |\n", t.Task, ms(a.Maint[i].DurMs), a.Maint[i].Rows, ms(t.DurMs), t.Rows, t.DurMs/max(a.Maint[i].DurMs, 0.5))
+			}
+		}
+		w("\n")
 	}
 }

@@ -39,7 +39,7 @@ type serverRes struct {
 	UpOnly      callStats
 	NewUp       callStats
 	Trig        trigRes
-	Cleanup     cleanupRes
+	Maint       []taskRes
 	Err         string
 }
 
@@ -84,15 +84,6 @@ type trigRes struct {
 	Err                                      string
 }
 
-type cleanupRes struct {
-	DurMs      float64
-	Deleted    int64
-	RowsBefore int64
-	RowsS      float64
-	W          winStats
-	Err        string
-}
-
 func goVersion() string { return runtime.Version() }
 
 func sleepCtx(ctx context.Context, d time.Duration) {
@@ -125,8 +116,8 @@ func runServer(ctx context.Context, s server, n int, o *options) *serverRes {
 		}
 		logf("%s: trigger overhead", s.Key)
 		sr.Trig = s.triggerOverhead(ctx, db, obs, n, o)
-		logf("%s: cleanup procedure", s.Key)
-		sr.Cleanup = s.cleanup(ctx, db, obs, n, o)
+		logf("%s: maintenance tasks", s.Key)
+		sr.Maint = s.maintenance(ctx, db, obs, n, o)
 	})
 	for _, r := range []*runRes{sr.Naive, sr.Lib} {
 		if r != nil && r.Err != "" {
@@ -136,8 +127,10 @@ func runServer(ctx context.Context, s server, n int, o *options) *serverRes {
 	if sr.Trig.Err != "" {
 		sr.Err = joinErr(sr.Err, "trigger overhead: "+sr.Trig.Err)
 	}
-	if sr.Cleanup.Err != "" {
-		sr.Err = joinErr(sr.Err, "cleanup: "+sr.Cleanup.Err)
+	for _, t := range sr.Maint {
+		if t.Err != "" {
+			sr.Err = joinErr(sr.Err, t.Task+": "+t.Err)
+		}
 	}
 	return sr
 }
@@ -401,41 +394,4 @@ func (s server) triggerOverhead(ctx context.Context, db, obs *sql.DB, n int, o *
 		tr.UpdRatio = tr.UpdWith / tr.UpdWithout
 	}
 	return tr
-}
-
-// cleanup runs CALL CleanupExpiredSecureSessions() under the paced write load.
-func (s server) cleanup(ctx context.Context, db, obs *sql.DB, n int, o *options) cleanupRes {
-	cr := cleanupRes{}
-	if err := obs.QueryRowContext(ctx, "SELECT COUNT(*) FROM sessions").Scan(&cr.RowsBefore); err != nil {
-		cr.Err = err.Error()
-		return cr
-	}
-	t0 := time.Now()
-	l := startLoad(s, db, loadConfig{writers: o.writers, rate: o.rate, rows: n, seed: o.seed, opTimeout: o.stepTimeout,
-		maxRun: o.stepTimeout + time.Minute}, t0)
-	sleepCtx(ctx, 2*time.Second)
-	cctx, cancel := context.WithTimeout(ctx, o.stepTimeout)
-	a := time.Now()
-	_, err := obs.ExecContext(cctx, "CALL CleanupExpiredSecureSessions()")
-	b := time.Now()
-	cancel()
-	sleepCtx(ctx, 2*time.Second)
-	recs := l.finish()
-	if err != nil {
-		cr.Err = err.Error()
-		return cr
-	}
-	cr.DurMs = float64(b.Sub(a).Microseconds()) / 1000
-	cr.W = window(recs, int64(a.Sub(t0)), int64(b.Sub(t0)), "overlap")
-	q := "SELECT CAST(JSON_UNQUOTE(JSON_EXTRACT(details, '$.deleted')) AS SIGNED) FROM session_audit_log WHERE action = 'SECURITY_CLEANUP' ORDER BY id DESC LIMIT 1"
-	if s.Dialect == "postgres" {
-		q = "SELECT (details->>'deleted')::bigint FROM session_audit_log WHERE action = 'SECURITY_CLEANUP' ORDER BY id DESC LIMIT 1"
-	}
-	if err := obs.QueryRowContext(ctx, q).Scan(&cr.Deleted); err != nil {
-		cr.Err = "reading audit row: " + err.Error()
-	}
-	if cr.DurMs > 0 {
-		cr.RowsS = float64(cr.Deleted) / (cr.DurMs / 1000)
-	}
-	return cr
 }
