@@ -9,9 +9,10 @@ type Backfiller interface {
 	Backfill(t Target, srv Server) *Backfill
 }
 
-// Backfill is the backfill's batch statements. A batch is the next Batch keys in key order: Bound
-// finds its last key and how many keys it holds, Fill fills its rows that still need it. The key
-// travels through the client, so each statement binds it with the key column's own type.
+// Backfill is the backfill's batch statements. A batch is the next Batch keys in key order: First or
+// Next finds its last key and how many keys it holds, FillFirst or Fill fills its rows that still need
+// it. The last key travels through the client and is bound again as a parameter that the key column's
+// type parses (the core turns text keys read as []byte back into strings).
 type Backfill struct {
 	// First and Next return (last key, key count) of the first batch, or of the batch after a key;
 	// parameters: (limit) and (after, limit). The key is NULL when no key is left.
