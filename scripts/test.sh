@@ -3,7 +3,8 @@
 #
 # Starts (installing on first use) Oracle MySQL 9.7, MariaDB 10.11 and PostgreSQL 15 on loopback ports
 # via scripts/dbservers.sh, unless SESSIONSEC_MYSQL_DSN / SESSIONSEC_MARIADB_DSN / SESSIONSEC_POSTGRES_DSN
-# already point at servers. Server tests are REQUIRED here: a missing server fails the run, it is never
+# already point at servers, and the topologies of scripts/topology.sh around them (Galera, PgBouncer, a
+# PostgreSQL standby, a MariaDB replica) unless SESSIONSEC_GALERA_DSNS etc. are set. Server tests are REQUIRED here: a missing server fails the run, it is never
 # skipped. Then it builds the project's database images (scripts/images.sh), runs the container helper's
 # own tests (sessionsectest) on them, and runs the server tests again on the further versions of the
 # matrix (scripts/matrix.sh: MariaDB 11.8, PostgreSQL 17 and 18). Extra arguments go to `go test` of the
@@ -16,6 +17,13 @@ if [ -z "${SESSIONSEC_MYSQL_DSN:-}" ] || [ -z "${SESSIONSEC_MARIADB_DSN:-}" ] ||
   scripts/dbservers.sh start
   # shellcheck disable=SC1091
   source "${SESSIONSEC_STATE:-/tmp/sessionsec-dbs}/env"
+fi
+# Issue 18's topologies around those servers (a Galera cluster, PgBouncer, a PostgreSQL standby, a MariaDB
+# replica), unless the environment already points at them.
+if [ -z "${SESSIONSEC_GALERA_DSNS:-}" ] || [ -z "${SESSIONSEC_PGBOUNCER_DSN:-}" ] || [ -z "${SESSIONSEC_PG_STANDBY_DSN:-}" ] || [ -z "${SESSIONSEC_MARIADB_REPLICA_DSN:-}" ]; then
+  scripts/topology.sh start
+  # shellcheck disable=SC1091
+  source "${SESSIONSEC_STATE:-/tmp/sessionsec-dbs}/topology.env"
 fi
 export SESSIONSEC_REQUIRE_SERVERS=1
 
