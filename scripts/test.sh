@@ -4,12 +4,13 @@
 # Starts (installing on first use) Oracle MySQL 9.7, MariaDB 10.11 and PostgreSQL 15 on loopback ports
 # via scripts/dbservers.sh, unless SESSIONSEC_MYSQL_DSN / SESSIONSEC_MARIADB_DSN / SESSIONSEC_POSTGRES_DSN
 # already point at servers, and the topologies of scripts/topology.sh around them (Galera, PgBouncer, a
-# PostgreSQL standby, a MariaDB replica) unless SESSIONSEC_GALERA_DSNS etc. are set. Server tests are REQUIRED here: a missing server fails the run, it is never
-# skipped. Then it builds the project's database images (scripts/images.sh), runs the container helper's
-# own tests (sessionsectest) on them, and runs the server tests again on the further versions of the
-# matrix (scripts/matrix.sh: MariaDB 11.8, PostgreSQL 17 and 18). Extra arguments go to `go test` of the
-# main run (e.g. scripts/test.sh -run TestConcurrent); SESSIONSEC_SKIP_MATRIX=1 stops after the main run
-# (for a quick local loop - CI never sets it).
+# PostgreSQL standby, a MariaDB replica) unless SESSIONSEC_GALERA_DSNS etc. are set. Server tests are
+# REQUIRED here: a missing server fails the run, it is never skipped. Then it builds the project's
+# database images (scripts/images.sh), runs the container helper's own tests (sessionsectest) on them,
+# and runs the server tests again on the further versions of the matrix (scripts/matrix.sh: MariaDB 11.8,
+# PostgreSQL 17 and 18). Extra arguments go to `go test` of the main run (e.g. scripts/test.sh -run
+# TestConcurrent); SESSIONSEC_SKIP_MATRIX=1 stops after the main run (for a quick local loop - CI never
+# sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -30,6 +30,7 @@ REPLICA_DB_PREFIX=ssecrepl_
 GALERA_DIR=$STATE/galera
 PGB_DIR=$STATE/pgbouncer
 STANDBY_DIR=$STATE/pg-standby
+STANDBY_RUN=$STATE/pg-standby-run # its log and socket: a directory user postgres writes
 REPLICA_DIR=$STATE/mariadb-replica
 
 log() { printf '[topology] %s\n' "$*" >&2; }
@@ -245,41 +246,60 @@ INI
 
 # --- PostgreSQL hot standby ----------------------------------------------------------------------------
 
-STANDBY_NAME=sessionsec_standby
+# The application_name the primary lists the standby under (one per standby port).
+STANDBY_NAME=sessionsec_standby_$PG_STANDBY_PORT
+primary_sql() { psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -Atc "$1"; }
 standby_streaming() {
-  [ "$(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atc \
-    "SELECT state FROM pg_stat_replication WHERE application_name = '$STANDBY_NAME'" 2>/dev/null)" = streaming ] \
+  [ "$(primary_sql "SELECT state FROM pg_stat_replication WHERE application_name = '$STANDBY_NAME'" 2>/dev/null)" = streaming ] \
     && [ "$(psql -h 127.0.0.1 -p "$PG_STANDBY_PORT" -U postgres -d postgres -Atc 'SELECT pg_is_in_recovery()' 2>/dev/null)" = t ]
 }
 standby_ctl() { su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D '$STANDBY_DIR' $*"; }
 standby_sysid() { "$PG_BIN/pg_controldata" "$STANDBY_DIR" 2>/dev/null | sed -nE 's/^Database system identifier:[[:space:]]*//p'; }
+slot_usable() { [ "$(primary_sql "SELECT wal_status FROM pg_replication_slots WHERE slot_name = '$STANDBY_NAME'" 2>/dev/null)" = reserved ] \
+  || [ "$(primary_sql "SELECT wal_status FROM pg_replication_slots WHERE slot_name = '$STANDBY_NAME'" 2>/dev/null)" = extended ]; }
+drop_slot() { primary_sql "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$STANDBY_NAME' AND NOT active" >/dev/null 2>&1 || true; }
 
 start_pg_standby() {
-  if standby_streaming; then log "PostgreSQL standby already streaming on $PG_STANDBY_PORT"; return 0; fi
+  # The standby streams through a replication slot: the test suite writes WAL fast enough that the
+  # primary recycles segments a standby on a busy machine has not received yet (seen here within
+  # minutes without one). max_slot_wal_keep_size bounds what a stopped standby makes the primary keep.
+  primary_sql "ALTER SYSTEM SET max_slot_wal_keep_size = '2GB'" >/dev/null && primary_sql 'SELECT pg_reload_conf()' >/dev/null \
+    || die "could not set max_slot_wal_keep_size on PostgreSQL $PG_PORT"
+  if standby_streaming && slot_usable; then log "PostgreSQL standby already streaming on $PG_STANDBY_PORT"; return 0; fi
   local primary_sysid attempt
-  primary_sysid=$(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atc 'SELECT system_identifier FROM pg_control_system()')
+  mkdir -p "$STANDBY_RUN"; chown postgres "$STANDBY_RUN"
+  primary_sysid=$(primary_sql 'SELECT system_identifier FROM pg_control_system()')
   for attempt in 1 2; do
     standby_ctl -m fast stop >/dev/null 2>&1 || true
-    # A standby copied from another primary (dbservers.sh re-initialised it), or one that cannot catch
-    # up (the WAL it needs is recycled: no replication slot, so a stopped standby never fills the disk),
-    # is copied again: pg_basebackup of the test server takes seconds.
-    if [ "$attempt" = 2 ] || [ "$(standby_sysid)" != "$primary_sysid" ]; then
-      log "copying PostgreSQL $PG_PORT into a standby (pg_basebackup -R)"
+    # A standby copied from another primary (dbservers.sh re-initialised it), one whose slot is gone or
+    # lost WAL, or one that does not stream is copied again: pg_basebackup of the test server takes seconds.
+    if [ "$attempt" = 2 ] || [ "$(standby_sysid)" != "$primary_sysid" ] || ! slot_usable; then
+      log "copying PostgreSQL $PG_PORT into a standby (pg_basebackup -R, slot $STANDBY_NAME)"
+      drop_slot
       rm -rf "$STANDBY_DIR"; mkdir -p "$STANDBY_DIR"; chown postgres "$STANDBY_DIR"; chmod 700 "$STANDBY_DIR"
-      su postgres -s /bin/sh -c "$PG_BIN/pg_basebackup -h 127.0.0.1 -p $PG_PORT -U postgres -D '$STANDBY_DIR' -R -X stream -c fast" \
-        >"$STATE/pg-standby-init.log" 2>&1 || die "pg_basebackup failed; see $STATE/pg-standby-init.log"
+      su postgres -s /bin/sh -c "$PG_BIN/pg_basebackup -h 127.0.0.1 -p $PG_PORT -U postgres -D '$STANDBY_DIR' -R -C -S $STANDBY_NAME -X stream -c fast" \
+        >"$STANDBY_RUN/init.log" 2>&1 || die "pg_basebackup failed; see $STANDBY_RUN/init.log"
     fi
     log "starting the PostgreSQL hot standby on 127.0.0.1:$PG_STANDBY_PORT"
     # max_connections may not be below the primary's (300) on a hot standby. cluster_name is the
     # application_name the primary lists the standby under in pg_stat_replication.
-    standby_ctl -l "'$STATE/pg-standby.log'" -w -t 60 -o "\"-p $PG_STANDBY_PORT -k '$STATE' -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=128MB -c hot_standby=on -c hot_standby_feedback=on -c cluster_name=$STANDBY_NAME\"" start >/dev/null 2>&1 \
-      || { log "the standby did not start (see $STATE/pg-standby.log)"; continue; }
+    standby_ctl -l "'$STANDBY_RUN/postgres.log'" -w -t 60 -o "\"-p $PG_STANDBY_PORT -k '$STANDBY_RUN' -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=128MB -c hot_standby=on -c hot_standby_feedback=on -c cluster_name=$STANDBY_NAME\"" start >/dev/null 2>&1 \
+      || { log "the standby did not start (see $STANDBY_RUN/postgres.log)"; continue; }
     wait_for 30 "" standby_streaming && { log "PostgreSQL standby streaming on $PG_STANDBY_PORT"; return 0; }
-    log "the standby does not stream from the primary (see $STATE/pg-standby.log)"
+    log "the standby does not stream from the primary (see $STANDBY_RUN/postgres.log)"
   done
-  die "could not start a streaming PostgreSQL standby; see $STATE/pg-standby.log"
+  die "could not start a streaming PostgreSQL standby; see $STANDBY_RUN/postgres.log"
 }
-stop_pg_standby() { [ -f "$STANDBY_DIR/postmaster.pid" ] && standby_ctl -m fast stop >/dev/null 2>&1 || true; }
+# stop_pg_standby: stops the standby and drops its slot, so that a stopped topology holds no WAL on the
+# primary (the next start copies the primary again).
+stop_pg_standby() {
+  [ -f "$STANDBY_DIR/postmaster.pid" ] && standby_ctl -m fast stop >/dev/null 2>&1 || true
+  if [ -f "$STATE/env" ]; then
+    # shellcheck disable=SC1091
+    PG_PORT=$(source "$STATE/env" && port_of_pg "$SESSIONSEC_POSTGRES_DSN")
+    drop_slot
+  fi
+}
 
 # --- MariaDB replica -----------------------------------------------------------------------------------
 
@@ -293,8 +313,8 @@ start_mariadb_replica() {
   local logbin sid
   logbin=$(myval "$MARIADB_PORT" 'SELECT @@log_bin') || die "MariaDB on $MARIADB_PORT does not answer"
   sid=$(myval "$MARIADB_PORT" 'SELECT @@server_id')
-  [ "$logbin" = 1 ] && [ "$sid" != 0 ] && [ "$sid" != 2 ] \
-    || die "MariaDB on $MARIADB_PORT has log_bin=$logbin, server_id=$sid; a replica needs a binary log and a server id other than 2: restart it with scripts/dbservers.sh stop && scripts/dbservers.sh start"
+  [ "$logbin" = 1 ] && [ "$sid" != 0 ] && [ "$sid" != "$MARIADB_REPLICA_PORT" ] \
+    || die "MariaDB on $MARIADB_PORT has log_bin=$logbin, server_id=$sid; a replica needs a binary log and a server id other than the replica's ($MARIADB_REPLICA_PORT): restart it with scripts/dbservers.sh stop && scripts/dbservers.sh start"
   if replica_ok; then log "MariaDB replica already replicating on $MARIADB_REPLICA_PORT"; return 0; fi
   stop_pid "$STATE/mariadb-replica.pid" 60
   if [ ! -d "$REPLICA_DIR/mysql" ]; then
@@ -303,11 +323,12 @@ start_mariadb_replica() {
       >"$STATE/mariadb-replica-init.log" 2>&1 || die "mariadb-install-db for the replica failed; see $STATE/mariadb-replica-init.log"
   fi
   log "starting the MariaDB replica on 127.0.0.1:$MARIADB_REPLICA_PORT"
-  # read_only as on a real replica (root bypasses it). Only ssecrepl_* databases replicate; a statement
+  # The server id is the port: unique among replicas of one primary. read_only as on a real replica (root
+  # bypasses it). Only ssecrepl_* databases replicate; a statement
   # about a database that existed before the replica started (it starts at the primary's current GTID,
   # with no copy of older data) is skipped instead of stopping replication.
   nohup mariadbd --no-defaults --user=root --datadir="$REPLICA_DIR" --port="$MARIADB_REPLICA_PORT" --bind-address=127.0.0.1 \
-    --socket="$STATE/mariadb-replica.sock" --pid-file="$STATE/mariadb-replica.pid" --server-id=2 \
+    --socket="$STATE/mariadb-replica.sock" --pid-file="$STATE/mariadb-replica.pid" --server-id="$MARIADB_REPLICA_PORT" \
     --relay-log="$REPLICA_DIR/relay-bin" --skip-slave-start --read-only=ON \
     --replicate-wild-do-table="${REPLICA_DB_PREFIX//_/\\_}%.%" --slave-skip-errors=1008,1049,1051,1146 \
     --max-connections=300 --innodb-buffer-pool-size=256M --skip-name-resolve >>"$STATE/mariadb-replica.log" 2>&1 &
@@ -354,6 +375,8 @@ case "${1:-start}" in
     main_ports
     # Independent of each other: the Galera cluster (the slow part) starts beside the rest.
     start_galera >"$STATE/topology-galera.log" 2>&1 & galera_pid=$!
+    # A failure below ends the Galera start too (what it started, the next start adopts or restarts).
+    trap 'kill "$galera_pid" 2>/dev/null || true' EXIT
     start_pgbouncer
     start_pg_standby
     start_mariadb_replica
