@@ -80,6 +80,40 @@ func TestTopologyGalera(t *testing.T) {
 	}
 }
 
+// TestTopologyGaleraNodeRestart: a node stopped while the cluster takes writes rejoins and has them.
+func TestTopologyGaleraNodeRestart(t *testing.T) {
+	g := testtopo.Galera(t)
+	ctx := topoCtx(t)
+	if _, err := g.Nodes[0].ExecContext(ctx, "CREATE TABLE t (id INT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	g.StopNode(t, 2)
+	var name string
+	var size int
+	if err := g.Nodes[0].QueryRowContext(ctx, "SHOW STATUS LIKE 'wsrep_cluster_size'").Scan(&name, &size); err != nil || size != 2 {
+		t.Fatalf("node 1 with node 3 stopped: cluster size %d, %v; want 2", size, err)
+	}
+	if _, err := g.Nodes[1].ExecContext(ctx, "INSERT INTO t VALUES (1)"); err != nil {
+		t.Fatalf("write on node 2 with node 3 stopped: %v", err)
+	}
+	g.StartNode(t, 2)
+	conn, err := g.Nodes[2].Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var n int
+	if _, err := conn.ExecContext(ctx, "SET SESSION wsrep_sync_wait = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM t").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("node 3 after rejoining: %d rows, %v; want the row written while it was down", n, err)
+	}
+	if db := g.TestDB(t, 2); db.DB != g.Nodes[2] || db.Server.Name != "mariadb" || db.Name != g.Name {
+		t.Fatalf("TestDB(2) = %+v, want node 3's database", db)
+	}
+}
+
 // TestTopologyPgBouncer: PgBouncer pools transactions (checked on its admin console), and lib/pq and pgx
 // (simple protocol) write and read through it.
 func TestTopologyPgBouncer(t *testing.T) {

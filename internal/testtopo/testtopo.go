@@ -31,12 +31,15 @@ import (
 	"github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib" // pgx, for PgBouncer's pgx DSN
 	_ "github.com/lib/pq"              // lib/pq, the default PostgreSQL driver
+
+	"github.com/agui-go/sessionsec/internal/testdb"
 )
 
 // The environment variables scripts/topology.sh exports.
 const (
-	EnvGalera         = "SESSIONSEC_GALERA_DSNS"
-	EnvPgBouncer      = "SESSIONSEC_PGBOUNCER_DSN"
+	EnvGalera    = "SESSIONSEC_GALERA_DSNS"
+	EnvPgBouncer = "SESSIONSEC_PGBOUNCER_DSN"
+	// EnvPgBouncerPgx is optional: without it the pgx DSN is EnvPgBouncer's with the simple protocol.
 	EnvPgBouncerPgx   = "SESSIONSEC_PGBOUNCER_PGX_DSN"
 	EnvPGStandby      = "SESSIONSEC_PG_STANDBY_DSN"
 	EnvMariaDBReplica = "SESSIONSEC_MARIADB_REPLICA_DSN"
@@ -207,6 +210,33 @@ func (g *GaleraDB) Open(t testing.TB, i int) *sql.DB {
 	return open(t, "mysql", g.DSNs[i])
 }
 
+// TestDB describes the database on node i (0-based) as an internal/testdb database of server "mariadb",
+// for the suite's helpers that take one. Its DB is the node's pool: the GaleraDB owns it.
+func (g *GaleraDB) TestDB(t testing.TB, i int) *testdb.DB {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(g.DSNs[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := url.User(cfg.User)
+	if cfg.Passwd != "" {
+		user = url.UserPassword(cfg.User, cfg.Passwd)
+	}
+	return &testdb.DB{Server: server(t, "mariadb"), DB: g.Nodes[i], Name: g.Name, DSN: g.DSNs[i], DriverName: "mysql",
+		CLIURL: fmt.Sprintf("mysql://%s@tcp(%s)/%s", user.String(), cfg.Addr, g.Name)}
+}
+
+func server(t testing.TB, name string) testdb.Server {
+	t.Helper()
+	for _, s := range testdb.Servers {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("testdb knows no server %q", name)
+	return testdb.Server{}
+}
+
 // StopNode stops Galera node i (0-based) with scripts/topology.sh; the test restarts it with StartNode, and
 // a cleanup does so anyway, so that the next test finds the cluster whole.
 func (g *GaleraDB) StopNode(t testing.TB, i int) {
@@ -253,8 +283,18 @@ type PoolerDB struct {
 // and drops it when the test ends.
 func PgBouncer(t testing.TB) *PoolerDB {
 	t.Helper()
-	vals := need(t, "pgbouncer", EnvPgBouncer, EnvPgBouncerPgx)
-	base, pgxBase := vals[0], vals[1]
+	base := need(t, "pgbouncer", EnvPgBouncer)[0]
+	pgxBase := os.Getenv(EnvPgBouncerPgx)
+	if pgxBase == "" {
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatalf("%s: bad URL: %v", EnvPgBouncer, err)
+		}
+		q := u.Query()
+		q.Set("default_query_exec_mode", "simple_protocol")
+		u.RawQuery = q.Encode()
+		pgxBase = u.String()
+	}
 	admin := open(t, "postgres", base)
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
@@ -285,6 +325,13 @@ func (p *PoolerDB) Open(t testing.TB, driver string) *sql.DB {
 		return open(t, "pgx", p.PgxDSN)
 	}
 	return open(t, driver, p.DSN)
+}
+
+// TestDB describes the database through the pooler (lib/pq) as an internal/testdb database of server
+// "postgres", for the suite's helpers that take one. Its DB is p.DB: the PoolerDB owns it.
+func (p *PoolerDB) TestDB(t testing.TB) *testdb.DB {
+	t.Helper()
+	return &testdb.DB{Server: server(t, "postgres"), DB: p.DB, Name: p.Name, DSN: p.DSN, DriverName: "postgres", CLIURL: p.DSN}
 }
 
 // Console opens a pool on PgBouncer's admin console (database "pgbouncer": SHOW POOLS, SHOW CLIENTS,
@@ -373,6 +420,9 @@ type ReplicaDB struct {
 	PrimaryDSN string
 	Replica    *sql.DB // read_only; root may still write, which a test must not do
 	ReplicaDSN string
+
+	// Pools with no default database: the waits work before the database reaches the replica.
+	primaryAdmin, replicaAdmin *sql.DB
 }
 
 // MariaDBReplica creates a fresh database (named ReplicaDBPrefix...) on the primary (SESSIONSEC_MARIADB_DSN),
@@ -389,7 +439,8 @@ func MariaDBReplica(t testing.TB) *ReplicaDB {
 	if _, err := primaryAdmin.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4"); err != nil {
 		t.Fatalf("mariadbreplica: create database on the primary: %v", err)
 	}
-	r := &ReplicaDB{Name: name, PrimaryDSN: mysqlDSN(t, envMariaDB, primaryBase, name), ReplicaDSN: mysqlDSN(t, EnvMariaDBReplica, replicaBase, name)}
+	r := &ReplicaDB{Name: name, PrimaryDSN: mysqlDSN(t, envMariaDB, primaryBase, name), ReplicaDSN: mysqlDSN(t, EnvMariaDBReplica, replicaBase, name),
+		primaryAdmin: primaryAdmin, replicaAdmin: replicaAdmin}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 		defer cancel()
@@ -416,13 +467,13 @@ var ErrReplicaStopped = errors.New("replication is stopped on the replica")
 // on purpose waits with its own bound).
 func (r *ReplicaDB) WaitCaughtUp(ctx context.Context) error {
 	var pos string
-	if err := r.Primary.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_pos").Scan(&pos); err != nil {
+	if err := r.primaryAdmin.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_pos").Scan(&pos); err != nil {
 		return fmt.Errorf("primary GTID position: %w", err)
 	}
 	return poll(ctx, func() (bool, error) {
 		var res sql.NullInt64
 		// Waits in slices of a second so that ctx and a stopped replica are noticed.
-		if err := r.Replica.QueryRowContext(ctx, "SELECT MASTER_GTID_WAIT(?, 1)", pos).Scan(&res); err != nil {
+		if err := r.replicaAdmin.QueryRowContext(ctx, "SELECT MASTER_GTID_WAIT(?, 1)", pos).Scan(&res); err != nil {
 			return false, fmt.Errorf("MASTER_GTID_WAIT: %w", err)
 		}
 		if res.Valid && res.Int64 == 0 {
@@ -430,7 +481,7 @@ func (r *ReplicaDB) WaitCaughtUp(ctx context.Context) error {
 		}
 		// Slave_running is ON only while both replication threads run.
 		var running string
-		if err := r.Replica.QueryRowContext(ctx, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING'").Scan(&running); err == nil && running != "ON" {
+		if err := r.replicaAdmin.QueryRowContext(ctx, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING'").Scan(&running); err == nil && running != "ON" {
 			return false, fmt.Errorf("%w (waiting for GTID %s)", ErrReplicaStopped, pos)
 		}
 		return false, nil
