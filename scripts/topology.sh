@@ -240,7 +240,7 @@ INI
   rm -f "$PGB_DIR/pgbouncer.pid"
   log "starting PgBouncer (transaction pooling) on 127.0.0.1:$PGBOUNCER_PORT -> PostgreSQL $PG_PORT"
   su postgres -s /bin/sh -c "pgbouncer -d '$PGB_DIR/pgbouncer.ini'" >>"$PGB_DIR/start.log" 2>&1 \
-    || die "PgBouncer did not start; see $PGB_DIR/start.log and $PGB_DIR/pgbouncer.log"
+    || die "PgBouncer did not start; see $PGB_DIR/start.log and $PGB_DIR/pgbouncer.log (port $PGBOUNCER_PORT taken? set SESSIONSEC_PGBOUNCER_PORT)"
   wait_for 20 "" pg_ok "$PGBOUNCER_PORT" || die "PgBouncer does not answer on $PGBOUNCER_PORT; see $PGB_DIR/pgbouncer.log"
 }
 
@@ -266,7 +266,9 @@ start_pg_standby() {
   primary_sql "ALTER SYSTEM SET max_slot_wal_keep_size = '2GB'" >/dev/null && primary_sql 'SELECT pg_reload_conf()' >/dev/null \
     || die "could not set max_slot_wal_keep_size on PostgreSQL $PG_PORT"
   if standby_streaming && slot_usable; then log "PostgreSQL standby already streaming on $PG_STANDBY_PORT"; return 0; fi
-  local primary_sysid attempt
+  local primary_sysid attempt max_conn
+  # A hot standby refuses to start with fewer connections than its primary has.
+  max_conn=$(primary_sql 'SHOW max_connections')
   mkdir -p "$STANDBY_RUN"; chown postgres "$STANDBY_RUN"
   primary_sysid=$(primary_sql 'SELECT system_identifier FROM pg_control_system()')
   for attempt in 1 2; do
@@ -281,9 +283,8 @@ start_pg_standby() {
         >"$STANDBY_RUN/init.log" 2>&1 || die "pg_basebackup failed; see $STANDBY_RUN/init.log"
     fi
     log "starting the PostgreSQL hot standby on 127.0.0.1:$PG_STANDBY_PORT"
-    # max_connections may not be below the primary's (300) on a hot standby. cluster_name is the
-    # application_name the primary lists the standby under in pg_stat_replication.
-    standby_ctl -l "'$STANDBY_RUN/postgres.log'" -w -t 60 -o "\"-p $PG_STANDBY_PORT -k '$STANDBY_RUN' -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=128MB -c hot_standby=on -c hot_standby_feedback=on -c cluster_name=$STANDBY_NAME\"" start >/dev/null 2>&1 \
+    # cluster_name is the application_name the primary lists the standby under in pg_stat_replication.
+    standby_ctl -l "'$STANDBY_RUN/postgres.log'" -w -t 60 -o "\"-p $PG_STANDBY_PORT -k '$STANDBY_RUN' -c listen_addresses=127.0.0.1 -c max_connections=$max_conn -c shared_buffers=128MB -c hot_standby=on -c hot_standby_feedback=on -c cluster_name=$STANDBY_NAME\"" start >/dev/null 2>&1 \
       || { log "the standby did not start (see $STANDBY_RUN/postgres.log)"; continue; }
     wait_for 30 "" standby_streaming && { log "PostgreSQL standby streaming on $PG_STANDBY_PORT"; return 0; }
     log "the standby does not stream from the primary (see $STANDBY_RUN/postgres.log)"
@@ -352,9 +353,11 @@ print_env() {
   for p in "${GALERA_PORTS[@]}"; do dsns+=("root@tcp(127.0.0.1:$p)/"); done
   local IFS=,
   cat <<ENV
-# PgBouncer 1.18, transaction pooling, in front of PostgreSQL (lib/pq form). pgx needs
-# default_query_exec_mode=simple_protocol before PgBouncer 1.21 (no prepared statements): SESSIONSEC_PGBOUNCER_PGX_DSN.
-export SESSIONSEC_PGBOUNCER_DSN='postgres://postgres@127.0.0.1:$PGBOUNCER_PORT/postgres?sslmode=disable'
+# PgBouncer 1.18, transaction pooling, in front of PostgreSQL. lib/pq form: binary_parameters=yes sends a
+# parameterised statement in one round trip (without it, Parse and Bind are two, each ending in Sync, and the
+# pooler may hand the second to another server connection). pgx needs default_query_exec_mode=simple_protocol
+# before PgBouncer 1.21 (no prepared statements): SESSIONSEC_PGBOUNCER_PGX_DSN.
+export SESSIONSEC_PGBOUNCER_DSN='postgres://postgres@127.0.0.1:$PGBOUNCER_PORT/postgres?sslmode=disable&binary_parameters=yes'
 export SESSIONSEC_PGBOUNCER_PGX_DSN='postgres://postgres@127.0.0.1:$PGBOUNCER_PORT/postgres?sslmode=disable&default_query_exec_mode=simple_protocol'
 # The 3 nodes of the MariaDB Galera cluster (go-sql-driver DSNs, comma separated).
 export SESSIONSEC_GALERA_DSNS='${dsns[*]}'

@@ -270,7 +270,9 @@ func runScript(t testing.TB, script string, args ...string) {
 type PoolerDB struct {
 	Name string
 	DB   *sql.DB // lib/pq, through the pooler
-	// DSN is lib/pq's URL of the database through the pooler.
+	// DSN is lib/pq's URL of the database through the pooler, as SESSIONSEC_PGBOUNCER_DSN gives it: with
+	// binary_parameters=yes there, so that a parameterised statement is one round trip (two, each ending in
+	// Sync, can land on two server connections of a transaction pooler).
 	DSN string
 	// PgxDSN is pgx's URL of the database through the pooler, with default_query_exec_mode=simple_protocol:
 	// PgBouncer before 1.21 has no prepared statements, and pgx prepares every parameterised query by default.
