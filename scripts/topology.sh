@@ -18,9 +18,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 STATE=${SESSIONSEC_STATE:-/tmp/sessionsec-dbs}
 PG_BIN=${SESSIONSEC_PG_BIN:-/usr/lib/postgresql/15/bin}
-GALERA_PORTS=(${SESSIONSEC_GALERA_PORTS:-3311 3312 3313})
+read -r -a GALERA_PORTS <<<"${SESSIONSEC_GALERA_PORTS:-3311 3312 3313}"
 # Galera's own ports per node: group communication G, incremental state transfer G+1, rsync SST G+2.
-GALERA_GCOMM=(${SESSIONSEC_GALERA_GCOMM_PORTS:-4570 4580 4590})
+read -r -a GALERA_GCOMM <<<"${SESSIONSEC_GALERA_GCOMM_PORTS:-4570 4580 4590}"
 PGBOUNCER_PORT=${SESSIONSEC_PGBOUNCER_PORT:-6432}
 PG_STANDBY_PORT=${SESSIONSEC_PG_STANDBY_PORT:-5434}
 MARIADB_REPLICA_PORT=${SESSIONSEC_MARIADB_REPLICA_PORT:-3309}
@@ -54,9 +54,9 @@ apt_install() {
   rm -f /usr/sbin/policy-rc.d
 }
 
-# wait_for SECONDS DESCRIPTION CMD...: retries CMD every half second.
+# wait_for SECONDS CMD...: retries CMD every half second; fails after SECONDS.
 wait_for() {
-  local secs=$1 what=$2; shift 2
+  local secs=$1; shift
   for _ in $(seq 1 $((secs * 2))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
   return 1
 }
@@ -83,6 +83,7 @@ myval() { my "$1" -N -B -e "$2" 2>/dev/null; }
 # main_ports: the ports of dbservers.sh's MariaDB and PostgreSQL, from its env file (starting them if
 # they do not answer).
 main_ports() {
+  # shellcheck disable=SC1091
   if [ ! -f "$STATE/env" ] || ! (source "$STATE/env" && mariadb_ok "$(port_of_mysql "$SESSIONSEC_MARIADB_DSN")" \
       && pg_ok "$(port_of_pg "$SESSIONSEC_POSTGRES_DSN")"); then
     log "dbservers.sh's servers are not running: starting them"
@@ -191,7 +192,7 @@ start_galera() {
     for n in "${down[@]}"; do join "$n"; done
   fi
   for n in 1 2 3; do
-    wait_for 60 "" galera_node_ok "$n" || die "Galera node $n: state $(node_state "$n"), cluster size $(node_size "$n") (want Synced, 3); try scripts/topology.sh stop, then start"
+    wait_for 60 galera_node_ok "$n" || die "Galera node $n: state $(node_state "$n"), cluster size $(node_size "$n") (want Synced, 3); try scripts/topology.sh stop, then start"
   done
   log "Galera cluster of 3 up on 127.0.0.1:${GALERA_PORTS[*]}"
 }
@@ -241,7 +242,7 @@ INI
   log "starting PgBouncer (transaction pooling) on 127.0.0.1:$PGBOUNCER_PORT -> PostgreSQL $PG_PORT"
   su postgres -s /bin/sh -c "pgbouncer -d '$PGB_DIR/pgbouncer.ini'" >>"$PGB_DIR/start.log" 2>&1 \
     || die "PgBouncer did not start; see $PGB_DIR/start.log and $PGB_DIR/pgbouncer.log (port $PGBOUNCER_PORT taken? set SESSIONSEC_PGBOUNCER_PORT)"
-  wait_for 20 "" pg_ok "$PGBOUNCER_PORT" || die "PgBouncer does not answer on $PGBOUNCER_PORT; see $PGB_DIR/pgbouncer.log"
+  wait_for 20 pg_ok "$PGBOUNCER_PORT" || die "PgBouncer does not answer on $PGBOUNCER_PORT; see $PGB_DIR/pgbouncer.log"
 }
 
 # --- PostgreSQL hot standby ----------------------------------------------------------------------------
@@ -263,8 +264,9 @@ start_pg_standby() {
   # The standby streams through a replication slot: the test suite writes WAL fast enough that the
   # primary recycles segments a standby on a busy machine has not received yet (seen here within
   # minutes without one). max_slot_wal_keep_size bounds what a stopped standby makes the primary keep.
-  primary_sql "ALTER SYSTEM SET max_slot_wal_keep_size = '2GB'" >/dev/null && primary_sql 'SELECT pg_reload_conf()' >/dev/null \
-    || die "could not set max_slot_wal_keep_size on PostgreSQL $PG_PORT"
+  if ! primary_sql "ALTER SYSTEM SET max_slot_wal_keep_size = '2GB'" >/dev/null || ! primary_sql 'SELECT pg_reload_conf()' >/dev/null; then
+    die "could not set max_slot_wal_keep_size on PostgreSQL $PG_PORT"
+  fi
   if standby_streaming && slot_usable; then log "PostgreSQL standby already streaming on $PG_STANDBY_PORT"; return 0; fi
   local primary_sysid attempt max_conn
   # A hot standby refuses to start with fewer connections than its primary has.
@@ -286,7 +288,7 @@ start_pg_standby() {
     # cluster_name is the application_name the primary lists the standby under in pg_stat_replication.
     standby_ctl -l "'$STANDBY_RUN/postgres.log'" -w -t 60 -o "\"-p $PG_STANDBY_PORT -k '$STANDBY_RUN' -c listen_addresses=127.0.0.1 -c max_connections=$max_conn -c shared_buffers=128MB -c hot_standby=on -c hot_standby_feedback=on -c cluster_name=$STANDBY_NAME\"" start >/dev/null 2>&1 \
       || { log "the standby did not start (see $STANDBY_RUN/postgres.log)"; continue; }
-    wait_for 30 "" standby_streaming && { log "PostgreSQL standby streaming on $PG_STANDBY_PORT"; return 0; }
+    wait_for 30 standby_streaming && { log "PostgreSQL standby streaming on $PG_STANDBY_PORT"; return 0; }
     log "the standby does not stream from the primary (see $STANDBY_RUN/postgres.log)"
   done
   die "could not start a streaming PostgreSQL standby; see $STANDBY_RUN/postgres.log"
@@ -294,7 +296,7 @@ start_pg_standby() {
 # stop_pg_standby: stops the standby and drops its slot, so that a stopped topology holds no WAL on the
 # primary (the next start copies the primary again).
 stop_pg_standby() {
-  [ -f "$STANDBY_DIR/postmaster.pid" ] && standby_ctl -m fast stop >/dev/null 2>&1 || true
+  if [ -f "$STANDBY_DIR/postmaster.pid" ]; then standby_ctl -m fast stop >/dev/null 2>&1 || true; fi
   if [ -f "$STATE/env" ]; then
     # shellcheck disable=SC1091
     PG_PORT=$(source "$STATE/env" && port_of_pg "$SESSIONSEC_POSTGRES_DSN")
@@ -314,8 +316,9 @@ start_mariadb_replica() {
   local logbin sid
   logbin=$(myval "$MARIADB_PORT" 'SELECT @@log_bin') || die "MariaDB on $MARIADB_PORT does not answer"
   sid=$(myval "$MARIADB_PORT" 'SELECT @@server_id')
-  [ "$logbin" = 1 ] && [ "$sid" != 0 ] && [ "$sid" != "$MARIADB_REPLICA_PORT" ] \
-    || die "MariaDB on $MARIADB_PORT has log_bin=$logbin, server_id=$sid; a replica needs a binary log and a server id other than the replica's ($MARIADB_REPLICA_PORT): restart it with scripts/dbservers.sh stop && scripts/dbservers.sh start"
+  if [ "$logbin" != 1 ] || [ "$sid" = 0 ] || [ "$sid" = "$MARIADB_REPLICA_PORT" ]; then
+    die "MariaDB on $MARIADB_PORT has log_bin=$logbin, server_id=$sid; a replica needs a binary log and a server id other than the replica's ($MARIADB_REPLICA_PORT): restart it with scripts/dbservers.sh stop && scripts/dbservers.sh start"
+  fi
   if replica_ok; then log "MariaDB replica already replicating on $MARIADB_REPLICA_PORT"; return 0; fi
   stop_pid "$STATE/mariadb-replica.pid" 60
   if [ ! -d "$REPLICA_DIR/mysql" ]; then
@@ -333,7 +336,7 @@ start_mariadb_replica() {
     --relay-log="$REPLICA_DIR/relay-bin" --skip-slave-start --read-only=ON \
     --replicate-wild-do-table="${REPLICA_DB_PREFIX//_/\\_}%.%" --slave-skip-errors=1008,1049,1051,1146 \
     --max-connections=300 --innodb-buffer-pool-size=256M --skip-name-resolve >>"$STATE/mariadb-replica.log" 2>&1 &
-  wait_for 60 "" mariadb_ok "$MARIADB_REPLICA_PORT" || die "the MariaDB replica did not come up; see $STATE/mariadb-replica.log"
+  wait_for 60 mariadb_ok "$MARIADB_REPLICA_PORT" || die "the MariaDB replica did not come up; see $STATE/mariadb-replica.log"
   # (Re)seed at the primary's current position: what a restart of either side left behind is dropped.
   local pos
   pos=$(myval "$MARIADB_PORT" 'SELECT @@gtid_binlog_pos')
@@ -341,7 +344,7 @@ start_mariadb_replica() {
     CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$MARIADB_PORT, MASTER_USER='root', MASTER_PASSWORD='',
       MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;
     START SLAVE;" || die "could not configure replication on the MariaDB replica"
-  wait_for 30 "" replica_ok || die "the MariaDB replica does not replicate: $(my "$MARIADB_REPLICA_PORT" -e 'SHOW SLAVE STATUS\G' | grep -E 'Running|Error' | tr -s ' ' | tr '\n' ';')"
+  wait_for 30 replica_ok || die "the MariaDB replica does not replicate: $(my "$MARIADB_REPLICA_PORT" -e 'SHOW SLAVE STATUS\G' | grep -E 'Running|Error' | tr -s ' ' | tr '\n' ';')"
   log "MariaDB replica replicating from $MARIADB_PORT (GTID $pos)"
 }
 stop_mariadb_replica() { stop_pid "$STATE/mariadb-replica.pid" 60; }
@@ -349,7 +352,7 @@ stop_mariadb_replica() { stop_pid "$STATE/mariadb-replica.pid" 60; }
 # --- env -----------------------------------------------------------------------------------------------
 
 print_env() {
-  local dsns=() p
+  local dsns=() p ports=${GALERA_PORTS[*]} gcomm=${GALERA_GCOMM[*]}
   for p in "${GALERA_PORTS[@]}"; do dsns+=("root@tcp(127.0.0.1:$p)/"); done
   local IFS=,
   cat <<ENV
@@ -365,7 +368,9 @@ export SESSIONSEC_GALERA_DSNS='${dsns[*]}'
 export SESSIONSEC_PG_STANDBY_DSN='postgres://postgres@127.0.0.1:$PG_STANDBY_PORT/postgres?sslmode=disable'
 # The MariaDB replica of SESSIONSEC_MARIADB_DSN's server; only databases named ${REPLICA_DB_PREFIX}* replicate.
 export SESSIONSEC_MARIADB_REPLICA_DSN='root@tcp(127.0.0.1:$MARIADB_REPLICA_PORT)/'
+# For tests that stop and restart a Galera node with the script: where its state is and which ports it uses.
 export SESSIONSEC_TOPOLOGY_SCRIPT='$HERE/topology.sh'
+export SESSIONSEC_STATE='$STATE' SESSIONSEC_GALERA_PORTS='$ports' SESSIONSEC_GALERA_GCOMM_PORTS='$gcomm'
 ENV
 }
 
