@@ -83,37 +83,55 @@ func TestTopologyGalera(t *testing.T) {
 	}
 }
 
-// TestTopologyGaleraNodeRestart: a node stopped while the cluster takes writes rejoins and has them.
+// TestTopologyGaleraNodeRestart: a node stopped (cleanly, or killed) while the cluster takes writes
+// rejoins and has them.
 func TestTopologyGaleraNodeRestart(t *testing.T) {
-	g := testtopo.Galera(t)
-	ctx := topoCtx(t)
-	if _, err := g.Nodes[0].ExecContext(ctx, "CREATE TABLE t (id INT PRIMARY KEY)"); err != nil {
-		t.Fatal(err)
-	}
-	g.StopNode(t, 2)
-	var name string
-	var size int
-	if err := g.Nodes[0].QueryRowContext(ctx, "SHOW STATUS LIKE 'wsrep_cluster_size'").Scan(&name, &size); err != nil || size != 2 {
-		t.Fatalf("node 1 with node 3 stopped: cluster size %d, %v; want 2", size, err)
-	}
-	if _, err := g.Nodes[1].ExecContext(ctx, "INSERT INTO t VALUES (1)"); err != nil {
-		t.Fatalf("write on node 2 with node 3 stopped: %v", err)
-	}
-	g.StartNode(t, 2)
-	conn, err := g.Nodes[2].Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var n int
-	if _, err := conn.ExecContext(ctx, "SET SESSION wsrep_sync_wait = 1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM t").Scan(&n); err != nil || n != 1 {
-		t.Fatalf("node 3 after rejoining: %d rows, %v; want the row written while it was down", n, err)
-	}
-	if db := g.TestDB(t, 2); db.DB != g.Nodes[2] || db.Server.Name != "mariadb" || db.Name != g.Name {
-		t.Fatalf("TestDB(2) = %+v, want node 3's database", db)
+	for _, how := range []string{"stop", "kill"} {
+		t.Run(how, func(t *testing.T) {
+			g := testtopo.Galera(t)
+			ctx := topoCtx(t)
+			if _, err := g.Nodes[0].ExecContext(ctx, "CREATE TABLE t (id INT PRIMARY KEY)"); err != nil {
+				t.Fatal(err)
+			}
+			if how == "stop" {
+				g.StopNode(t, 2)
+			} else {
+				g.KillNode(t, 2)
+			}
+			// A killed node leaves the cluster when the others' timeouts expire (a few seconds).
+			size := 0
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+				var name string
+				if err := g.Nodes[0].QueryRowContext(ctx, "SHOW STATUS LIKE 'wsrep_cluster_size'").Scan(&name, &size); err != nil {
+					t.Fatal(err)
+				}
+				if size == 2 {
+					break
+				}
+			}
+			if size != 2 {
+				t.Fatalf("node 1 with node 3 down: cluster size %d after 30 s; want 2", size)
+			}
+			if _, err := g.Nodes[1].ExecContext(ctx, "INSERT INTO t VALUES (1)"); err != nil {
+				t.Fatalf("write on node 2 with node 3 down: %v", err)
+			}
+			g.StartNode(t, 2)
+			conn, err := g.Nodes[2].Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			var n int
+			if _, err := conn.ExecContext(ctx, "SET SESSION wsrep_sync_wait = 1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM t").Scan(&n); err != nil || n != 1 {
+				t.Fatalf("node 3 after rejoining: %d rows, %v; want the row written while it was down", n, err)
+			}
+			if db := g.TestDB(t, 2); db.DB != g.Nodes[2] || db.Server.Name != "mariadb" || db.Name != g.Name {
+				t.Fatalf("TestDB(2) = %+v, want node 3's database", db)
+			}
+		})
 	}
 }
 

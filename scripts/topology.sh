@@ -9,7 +9,8 @@
 # Usage:  scripts/topology.sh start   # installs what is missing, starts what is not running, writes $STATE/topology.env
 #         scripts/topology.sh stop    # stops the topology (not dbservers.sh's servers)
 #         scripts/topology.sh env     # prints the export lines
-#         scripts/topology.sh galera-node stop|start N   # stop or (re)join Galera node N (1-3), for restart tests
+#         scripts/topology.sh galera-node stop|kill|start N   # stop, SIGKILL or (re)join Galera node N (1-3),
+#                                                              # for restart and crash tests
 #
 # Idempotent: what already runs is left alone, what is broken is rebuilt. Everything listens on 127.0.0.1
 # only and keeps its state under $SESSIONSEC_STATE (default /tmp/sessionsec-dbs); logs are next to it.
@@ -404,12 +405,17 @@ case "${1:-start}" in
   env) print_env ;;
   galera-node)
     n=${3:-}
-    [[ "$n" =~ ^[123]$ ]] || die "usage: $0 galera-node stop|start 1|2|3"
+    [[ "$n" =~ ^[123]$ ]] || die "usage: $0 galera-node stop|kill|start 1|2|3"
     case "${2:-}" in
       stop) node_stop "$n" ;;
+      kill) # a crash: no clean shutdown, the cluster notices by its own timeouts
+        if pid_alive "$(node_pidfile "$n")"; then
+          pid=$(cat "$(node_pidfile "$n")"); kill -9 "$pid"
+          while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+        fi ;;
       start) node_up "$n" || { node_stop "$n"; join "$n"; } ;;
-      *) die "usage: $0 galera-node stop|start 1|2|3" ;;
+      *) die "usage: $0 galera-node stop|kill|start 1|2|3" ;;
     esac
     ;;
-  *) die "usage: $0 start|stop|env|galera-node stop|start N" ;;
+  *) die "usage: $0 start|stop|env|galera-node stop|kill|start N" ;;
 esac

@@ -237,12 +237,24 @@ func server(t testing.TB, name string) testdb.Server {
 	return testdb.Server{}
 }
 
-// StopNode stops Galera node i (0-based) with scripts/topology.sh; the test restarts it with StartNode, and
-// a cleanup does so anyway, so that the next test finds the cluster whole.
+// StopNode stops Galera node i (0-based) cleanly with scripts/topology.sh; the test restarts it with
+// StartNode, and a cleanup does so anyway, so that the next test finds the cluster whole.
 func (g *GaleraDB) StopNode(t testing.TB, i int) {
 	t.Helper()
+	g.down(t, "stop", i)
+}
+
+// KillNode kills Galera node i (0-based) with SIGKILL - a crash: the others notice by their own timeouts
+// (a few seconds) - and restarts it like StopNode does.
+func (g *GaleraDB) KillNode(t testing.TB, i int) {
+	t.Helper()
+	g.down(t, "kill", i)
+}
+
+func (g *GaleraDB) down(t testing.TB, how string, i int) {
+	t.Helper()
 	script := need(t, "galera", EnvScript)[0]
-	runScript(t, script, "galera-node", "stop", fmt.Sprint(i+1))
+	runScript(t, script, "galera-node", how, fmt.Sprint(i+1))
 	t.Cleanup(func() {
 		if err := exec.Command(script, "galera-node", "start", fmt.Sprint(i+1)).Run(); err != nil {
 			t.Errorf("restarting galera node %d after the test: %v (run scripts/topology.sh start)", i+1, err)
