@@ -88,7 +88,7 @@ main_ports() {
   if [ ! -f "$STATE/env" ] || ! (source "$STATE/env" && mariadb_ok "$(port_of_mysql "$SESSIONSEC_MARIADB_DSN")" \
       && pg_ok "$(port_of_pg "$SESSIONSEC_POSTGRES_DSN")"); then
     log "dbservers.sh's servers are not running: starting them"
-    "$HERE/dbservers.sh" start
+    "$HERE/dbservers.sh" start 9>&-
   fi
   # shellcheck disable=SC1091
   source "$STATE/env"
@@ -128,7 +128,7 @@ node_start() {
     --wsrep-cluster-address="$(galera_addr)" --wsrep-node-name="node$n" --wsrep-node-address="127.0.0.1:$g" \
     --wsrep-provider-options="gmcast.listen_addr=tcp://127.0.0.1:$g;ist.recv_addr=127.0.0.1:$((g + 1));gcache.size=64M" \
     --wsrep-sst-method=rsync --wsrep-sst-receive-address="127.0.0.1:$((g + 2))" \
-    "$@" >>"$GALERA_DIR/n$n.log" 2>&1 &
+    "$@" >>"$GALERA_DIR/n$n.log" 2>&1 9>&- &
   local pid=$!
   for _ in $(seq 1 240); do
     node_synced "$n" && return 0
@@ -241,7 +241,7 @@ INI
   stop_pid "$PGB_DIR/pgbouncer.pid" 10
   rm -f "$PGB_DIR/pgbouncer.pid"
   log "starting PgBouncer (transaction pooling) on 127.0.0.1:$PGBOUNCER_PORT -> PostgreSQL $PG_PORT"
-  su postgres -s /bin/sh -c "pgbouncer -d '$PGB_DIR/pgbouncer.ini'" >>"$PGB_DIR/start.log" 2>&1 \
+  su postgres -s /bin/sh -c "pgbouncer -d '$PGB_DIR/pgbouncer.ini'" >>"$PGB_DIR/start.log" 2>&1 9>&- \
     || die "PgBouncer did not start; see $PGB_DIR/start.log and $PGB_DIR/pgbouncer.log (port $PGBOUNCER_PORT taken? set SESSIONSEC_PGBOUNCER_PORT)"
   wait_for 20 pg_ok "$PGBOUNCER_PORT" || die "PgBouncer does not answer on $PGBOUNCER_PORT; see $PGB_DIR/pgbouncer.log"
 }
@@ -287,7 +287,7 @@ start_pg_standby() {
     fi
     log "starting the PostgreSQL hot standby on 127.0.0.1:$PG_STANDBY_PORT"
     # cluster_name is the application_name the primary lists the standby under in pg_stat_replication.
-    standby_ctl -l "'$STANDBY_RUN/postgres.log'" -w -t 60 -o "\"-p $PG_STANDBY_PORT -k '$STANDBY_RUN' -c listen_addresses=127.0.0.1 -c max_connections=$max_conn -c shared_buffers=128MB -c hot_standby=on -c hot_standby_feedback=on -c cluster_name=$STANDBY_NAME\"" start >/dev/null 2>&1 \
+    standby_ctl -l "'$STANDBY_RUN/postgres.log'" -w -t 60 -o "\"-p $PG_STANDBY_PORT -k '$STANDBY_RUN' -c listen_addresses=127.0.0.1 -c max_connections=$max_conn -c shared_buffers=128MB -c hot_standby=on -c hot_standby_feedback=on -c cluster_name=$STANDBY_NAME\"" start >/dev/null 2>&1 9>&- \
       || { log "the standby did not start (see $STANDBY_RUN/postgres.log)"; continue; }
     wait_for 30 standby_streaming && { log "PostgreSQL standby streaming on $PG_STANDBY_PORT"; return 0; }
     log "the standby does not stream from the primary (see $STANDBY_RUN/postgres.log)"
@@ -336,7 +336,7 @@ start_mariadb_replica() {
     --socket="$STATE/mariadb-replica.sock" --pid-file="$STATE/mariadb-replica.pid" --server-id="$MARIADB_REPLICA_PORT" \
     --relay-log="$REPLICA_DIR/relay-bin" --skip-slave-start --read-only=ON \
     --replicate-wild-do-table="${REPLICA_DB_PREFIX//_/\\_}%.%" --slave-skip-errors=1008,1049,1051,1146 \
-    --max-connections=300 --innodb-buffer-pool-size=256M --skip-name-resolve >>"$STATE/mariadb-replica.log" 2>&1 &
+    --max-connections=300 --innodb-buffer-pool-size=256M --skip-name-resolve >>"$STATE/mariadb-replica.log" 2>&1 9>&- &
   wait_for 60 mariadb_ok "$MARIADB_REPLICA_PORT" || die "the MariaDB replica did not come up; see $STATE/mariadb-replica.log"
   # (Re)seed at the primary's current position: what a restart of either side left behind is dropped.
   local pos
@@ -374,6 +374,12 @@ export SESSIONSEC_TOPOLOGY_SCRIPT='$HERE/topology.sh'
 export SESSIONSEC_STATE='$STATE' SESSIONSEC_GALERA_PORTS='$ports' SESSIONSEC_GALERA_GCOMM_PORTS='$gcomm'
 ENV
 }
+
+# One run at a time (the lead's and a helper's, say). The servers started below must not inherit the
+# lock's descriptor (9>&- on each), or they would hold it for as long as they run.
+mkdir -p "$STATE"
+exec 9>"$STATE/topology.lock"
+flock -w 600 9 || die "another scripts/topology.sh has held $STATE/topology.lock for 10 minutes"
 
 case "${1:-start}" in
   start)
