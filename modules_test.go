@@ -12,13 +12,17 @@ import (
 	"testing"
 )
 
-// goModJSON is what `go mod edit -json` prints for a go.mod (the go command's own parser).
+// modVersion and modReplace are parts of what `go mod edit -json` and `go work edit -json` print (the go
+// command's own parser).
+type (
+	modVersion struct{ Path, Version string }
+	modReplace struct{ Old, New modVersion }
+)
+
 type goModJSON struct {
 	Module  struct{ Path string }
-	Require []struct{ Path, Version string }
-	Replace []struct {
-		Old, New struct{ Path, Version string }
-	}
+	Require []modVersion
+	Replace []modReplace
 }
 
 // pseudoVersion is the form of a pseudo-version on no tag: v0.0.0-yyyymmddhhmmss-abcdefabcdef.
@@ -60,9 +64,7 @@ func TestSubModulesAreConsumable(t *testing.T) {
 
 	var work struct {
 		Use     []struct{ DiskPath string }
-		Replace []struct {
-			Old, New struct{ Path, Version string }
-		}
+		Replace []modReplace
 	}
 	goJSON(t, &work, "work", "edit", "-json", "go.work")
 	used := map[string]bool{}
@@ -82,7 +84,7 @@ func TestSubModulesAreConsumable(t *testing.T) {
 			t.Errorf("%s/go.mod replaces %s with %s: a consumer does not inherit a replace, so `go get %s` breaks; remove it (development uses go.work)",
 				dir, r.Old.Path, r.New.Path, m.Module.Path)
 		}
-		i := slices.IndexFunc(m.Require, func(r struct{ Path, Version string }) bool { return r.Path == root.Module.Path })
+		i := slices.IndexFunc(m.Require, func(r modVersion) bool { return r.Path == root.Module.Path })
 		if i < 0 {
 			continue // a sub-module that does not import the root needs no version of it
 		}
@@ -94,9 +96,9 @@ func TestSubModulesAreConsumable(t *testing.T) {
 		checkPseudoVersion(t, dir, v)
 		// The proxy cannot serve an unpublished commit, and in workspace mode the go command still reads
 		// the required version's go.mod: go.work maps that exact version to the checkout.
-		if !slices.ContainsFunc(work.Replace, func(r struct {
-			Old, New struct{ Path, Version string }
-		}) bool { return r.Old.Path == root.Module.Path && r.Old.Version == v && filepath.Clean(r.New.Path) == "." }) {
+		if !slices.ContainsFunc(work.Replace, func(r modReplace) bool {
+			return r.Old.Path == root.Module.Path && r.Old.Version == v && filepath.Clean(r.New.Path) == "."
+		}) {
 			t.Errorf("go.work has no `replace %s %s => ./` for %s/go.mod's requirement: add it, or building inside the repository fetches that version from the proxy", root.Module.Path, v, dir)
 		}
 	}
