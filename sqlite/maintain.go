@@ -66,13 +66,18 @@ func (Dialect) Quote(name string) string { return quote(name) }
 // LockRows is "": a write transaction locks the whole database.
 func (Dialect) LockRows() string { return "" }
 
-// IsRowConflict reports SQLITE_CONSTRAINT_FOREIGNKEY, _PRIMARYKEY and _UNIQUE.
+// IsRowConflict reports SQLITE_CONSTRAINT_FOREIGNKEY, _PRIMARYKEY and _UNIQUE, and the foreign-key
+// failure of an ON DELETE RESTRICT child row, which SQLite raises from its foreign-key action as
+// SQLITE_CONSTRAINT_TRIGGER (on a connection that turned foreign keys on). A trigger's own RAISE has
+// that code too, with its own message: it is not a row conflict.
 func (Dialect) IsRowConflict(err error) bool {
 	var se *modernc.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
 			return true
+		case sqlite3.SQLITE_CONSTRAINT_TRIGGER:
+			return strings.Contains(se.Error(), "FOREIGN KEY constraint failed")
 		}
 	}
 	return false

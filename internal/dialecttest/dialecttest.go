@@ -631,17 +631,31 @@ func testLockTimeout(t *testing.T, d dialect.Dialect, db *DB) {
 
 func testRowConflict(t *testing.T, d dialect.Dialect, db *DB) {
 	createProbe(t, db.DB)
-	_, err := db.DB.ExecContext(ctxT(t), "INSERT INTO "+probeTable+" (id, k, v) VALUES (1, 'again', 0)")
-	if err == nil {
-		t.Fatal("a duplicate primary key was accepted")
+	c := pinned(t, d, db.DB)
+	if d.Name() == "sqlite" {
+		// SQLite enforces foreign keys only on connections that ask for it (the application's choice).
+		exec(t, c, "PRAGMA foreign_keys = ON")
 	}
-	for _, e := range []error{err, fmt.Errorf("batch: %w", err)} {
-		if !d.IsRowConflict(e) {
-			t.Errorf("IsRowConflict(%v) = false for a duplicate key", e)
+	exec(t, c, "CREATE TABLE conform_child (id INTEGER NOT NULL PRIMARY KEY, probe_id INTEGER NOT NULL, "+
+		"FOREIGN KEY (probe_id) REFERENCES "+probeTable+" (id) ON DELETE RESTRICT)")
+	exec(t, c, "INSERT INTO conform_child (id, probe_id) VALUES (1, 1)")
+	for what, stmt := range map[string]string{
+		"a duplicate key":                  "INSERT INTO " + probeTable + " (id, k, v) VALUES (1, 'again', 0)",
+		"a child row (ON DELETE RESTRICT)": "DELETE FROM " + probeTable + " WHERE id = 1",
+	} {
+		_, err := c.ExecContext(ctxT(t), stmt)
+		if err == nil {
+			t.Errorf("%s: %s succeeded", what, stmt)
+			continue
 		}
-	}
-	if d.IsLockTimeout(err) {
-		t.Errorf("IsLockTimeout(%v) = true for a duplicate key", err)
+		for _, e := range []error{err, fmt.Errorf("batch: %w", err)} {
+			if !d.IsRowConflict(e) {
+				t.Errorf("IsRowConflict(%v) = false for %s", e, what)
+			}
+		}
+		if d.IsLockTimeout(err) {
+			t.Errorf("IsLockTimeout(%v) = true for %s", err, what)
+		}
 	}
 }
 
