@@ -21,6 +21,7 @@
 //     archive), every session row must survive, the security data must be kept in the rollback's copy
 //     (Retired), and ReadVersion must say "no version".
 //   - ReadVersion: a missing migrations table is "nothing applied", not an error.
+//   - DriverKeepsPool: Driver creates the migrations table, and its Close leaves the caller's pool open.
 //   - Lock: the lock excludes across two pools: TryLock on one pool's connection, TryLock on another
 //     pool's connection fails (within about a second), Unlock, then the other succeeds.
 //   - Errors/LockTimeout: a DDL statement blocked by another session's open write transaction fails
@@ -109,6 +110,7 @@ func Run(t *testing.T, d dialect.Dialect, open Opener, opts Options) {
 		}
 	})
 	t.Run("ReadVersion", func(t *testing.T) { testReadVersionMissing(t, d, open(t)) })
+	t.Run("DriverKeepsPool", func(t *testing.T) { testDriverKeepsPool(t, d, open(t)) })
 	t.Run("Lock", func(t *testing.T) { testLockAcrossPools(t, d, open(t)) })
 	t.Run("Errors", func(t *testing.T) {
 		t.Run("LockTimeout", func(t *testing.T) { testLockTimeout(t, d, open(t)) })
@@ -195,8 +197,9 @@ func migrator(t testing.TB, d dialect.Dialect, db *sql.DB, target dialect.Target
 	return m
 }
 
-// identify reads the server and the catalog of target's tables.
-func identify(t testing.TB, d dialect.Dialect, q dialect.Querier, table string) (dialect.Server, *dialect.Catalog) {
+// Catalog identifies the server and reads the catalog of a session table and the change's other tables
+// (its archive, the audit log), failing t on an error.
+func Catalog(t testing.TB, d dialect.Dialect, q dialect.Querier, table string) (dialect.Server, *dialect.Catalog) {
 	t.Helper()
 	srv, err := d.Identify(ctxT(t), q)
 	if err != nil {
@@ -265,8 +268,8 @@ func testLayout(t *testing.T, d dialect.Dialect, db *DB, l schema.Layout) {
 	insertSession(t, db.DB, l, "conform-4") // through the insert trigger
 	want := append(before, "conform-4")
 
-	srv, cat := identify(t, d, db.DB, l.Table)
-	for _, p := range upProblems(d, srv, target, cat) {
+	srv, cat := Catalog(t, d, db.DB, l.Table)
+	for _, p := range UpProblems(d, srv, target, cat) {
 		t.Errorf("after up: %s", p)
 	}
 	var unfilled int
@@ -281,8 +284,8 @@ func testLayout(t *testing.T, d dialect.Dialect, db *DB, l schema.Layout) {
 	if err := m.Down(); err != nil {
 		t.Fatalf("down: %v", err)
 	}
-	srv, cat = identify(t, d, db.DB, l.Table)
-	for _, p := range downProblems(d, srv, target, cat) {
+	srv, cat = Catalog(t, d, db.DB, l.Table)
+	for _, p := range DownProblems(d, srv, target, cat) {
 		t.Errorf("after down: %s", p)
 	}
 	if got := sessionKeys(t, db.DB, l); !slices.Equal(got, want) {
@@ -315,8 +318,12 @@ func checkVersion(t testing.TB, d dialect.Dialect, q dialect.Querier, want diale
 	}
 }
 
-// upProblems compares the catalog after every up file ran with the declaration: what differs.
-func upProblems(d dialect.Dialect, srv dialect.Server, target dialect.Target, cat *dialect.Catalog) []string {
+// UpProblems compares the catalog after every step of target ran with the declaration: the layout's base
+// columns and indexes, schema.Change's columns (family of the type the dialect creates, nullability,
+// default, comment) and audit-log columns, the archive's columns, and every step's Objects (indexes,
+// triggers, routines, checks) against what Inspect reports. It returns what differs, nothing when all
+// is right.
+func UpProblems(d dialect.Dialect, srv dialect.Server, target dialect.Target, cat *dialect.Catalog) []string {
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
 	l, n := target.Layout, target.Names
@@ -438,8 +445,11 @@ func columnProblems(d dialect.Dialect, table string, tbl *dialect.Table, cols []
 	return out
 }
 
-// downProblems lists what is left of the change after every down file ran.
-func downProblems(d dialect.Dialect, srv dialect.Server, target dialect.Target, cat *dialect.Catalog) []string {
+// DownProblems lists what is left of the change after every down step ran: security columns, the audit
+// log and the archive (empty here: nothing to keep), every step's indexes, triggers, routines and
+// checks, and any trigger or index named after the table or on a security column. A lost base column
+// is reported too.
+func DownProblems(d dialect.Dialect, srv dialect.Server, target dialect.Target, cat *dialect.Catalog) []string {
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
 	n := target.Names
@@ -515,6 +525,21 @@ func deref(s *string) string {
 
 func testReadVersionMissing(t *testing.T, d dialect.Dialect, db *DB) {
 	checkVersion(t, d, db.DB, dialect.VersionState{})
+}
+
+// testDriverKeepsPool: closing golang-migrate's driver (as migrate.Close does) must leave the caller's
+// pool open, and the driver must create the migrations table it is given.
+func testDriverKeepsPool(t *testing.T, d dialect.Dialect, db *DB) {
+	c := pinned(t, d, db.DB)
+	drv, err := d.Driver(ctxT(t), db.DB, c, migrationsTable)
+	if err != nil {
+		t.Fatalf("Driver: %v", err)
+	}
+	checkVersion(t, d, db.DB, dialect.VersionState{TableExists: true})
+	_ = drv.Close()
+	if err := db.DB.PingContext(ctxT(t)); err != nil {
+		t.Fatalf("the caller's pool after the driver's Close: %v", err)
+	}
 }
 
 // Lock cases: each uses only the Locker methods, so that another lock adds its own beside them.
@@ -660,7 +685,7 @@ func testRowConflict(t *testing.T, d dialect.Dialect, db *DB) {
 }
 
 func testReadOnly(t *testing.T, d dialect.Dialect, db *DB, ro *sql.DB) {
-	srv, cat := identify(t, d, ro, schema.Spec.Table)
+	srv, cat := Catalog(t, d, ro, schema.Spec.Table)
 	target := dialect.NewTarget(d, schema.Spec, cat)
 	problems := d.Preflight(ctxT(t), ro, srv, target, cat, target.Steps())
 	if !slices.ContainsFunc(problems, func(p dialect.Problem) bool { return p.Kind == dialect.KindReadOnly }) {
@@ -670,7 +695,7 @@ func testReadOnly(t *testing.T, d dialect.Dialect, db *DB, ro *sql.DB) {
 		t.Error("the read-only session could create a table: the case provoked nothing")
 	}
 	// The same database read-write: no read-only problem (the answer depends on the session).
-	srv, cat = identify(t, d, db.DB, schema.Spec.Table)
+	srv, cat = Catalog(t, d, db.DB, schema.Spec.Table)
 	for _, p := range d.Preflight(ctxT(t), db.DB, srv, target, cat, target.Steps()) {
 		if p.Kind == dialect.KindReadOnly {
 			t.Errorf("Preflight on a read-write session: %+v", p)
