@@ -10,7 +10,7 @@
 //
 // The cases (named subtests, so `-run 'TestConformance/.*/Lock'` picks one):
 //
-//   - Layouts/<layout>: the dialect's rendered up files, for each layout (the spec's, the AG-UI SDK's, a
+//   - Layouts/<layout>_<table>: the dialect's rendered up files, for each layout (the spec's, the AG-UI SDK's, a
 //     custom mapping on another table), applied by golang-migrate through the dialect's Driver on a
 //     prepared, pinned connection - as the library and the stock CLI run them - on a table holding
 //     sessions; then Inspect must report exactly the declaration's objects (schema.Change's columns with
@@ -26,8 +26,8 @@
 //     pool's connection fails (within about a second), Unlock, then the other succeeds.
 //   - Errors/LockTimeout: a DDL statement blocked by another session's open write transaction fails
 //     within the lock wait PrepareSession set, and IsLockTimeout says so (also through golang-migrate's
-//     database.Error and fmt's %w); Errors/RowConflict: a duplicate key is IsRowConflict and not a lock
-//     timeout; Errors/ReadOnly: on a read-only session (Options.ReadOnly) Preflight reports KindReadOnly
+//     database.Error and fmt's %w); Errors/RowConflict: a duplicate key and an ON DELETE RESTRICT child
+//     row are IsRowConflict and not lock timeouts; Errors/ReadOnly: on a read-only session (Options.ReadOnly) Preflight reports KindReadOnly
 //     and a write really fails.
 //   - Scrub: server errors that carry a value (a duplicate key, a bad cast) lose it in Scrub, also when
 //     golang-migrate's database.Error embeds the statement.
