@@ -6,17 +6,26 @@ import (
 	"time"
 )
 
-// Maintainer spells what the maintenance tasks need that differs between servers. The core runs the
-// tasks' batches itself (one transaction per batch with its audit row); where the dialect has the stored
-// routines the migrations created (cleanup, risk scores), the core calls them instead, so that a task
-// has one definition on each server.
+// Maintainer spells what the maintenance tasks need that differs between servers. The core runs every
+// task's batches itself (one transaction per batch with its audit row), on every server: so that the
+// batch size, ctx cancellation between rows and batches and the handling of a row a child row holds on
+// to are the same everywhere. The stored procedures the migrations create (cleanup, risk scores) run
+// the same rules for the stock golang-migrate CLI's users; Rules renders them from the same code.
 type Maintainer interface {
-	// Call is the statement that runs the stored procedure routine of the change on srv's schema, or
-	// "" where the dialect has no stored routines (SQLite): the core then runs the batches with Rules.
-	Call(srv Server, routine string) string
-	// Rules are the cleanup and risk-score rules as SQL over the session table's current row, for the
-	// dialects without stored routines; nil elsewhere.
+	// Rules are the cleanup and risk-score rules as SQL over the session table's current row.
 	Rules(t Target) Rules
+	// BatchStart is the statement a batch's transaction runs first ("" for none). PostgreSQL makes
+	// deferred constraints immediate, so that a child row holding on to a session fails the DELETE
+	// of that row (which the batch then leaves in place) instead of the COMMIT of the whole batch.
+	BatchStart() string
+	// GeneratedColumns are the generated (computed) columns of table: the archive never writes one.
+	GeneratedColumns(ctx context.Context, q Querier, srv Server, table string) (map[string]bool, error)
+	// DropNotNull is the statement that makes column col of table nullable, keeping its type.
+	DropNotNull(ctx context.Context, q Querier, srv Server, table, col string) (string, error)
+	// SameType reports whether a value of column src is stored unchanged in column dst (false when
+	// dst's type would round, truncate or refuse it). SQLite, which stores any value as given, says
+	// true.
+	SameType(src, dst *Column) bool
 	// Before is a predicate: column col, of family f, holds a time earlier than at (a UTC instant),
 	// whatever the connection's time zone (the core runs on a prepared session).
 	Before(col string, f Family, at time.Time) string
