@@ -328,7 +328,8 @@ type archiveStmt struct{ sql, what string }
 // planArchive compares the archive with the session table. Columns the archive computes itself
 // (generated) are not written; a generated column of the session table is archived as its value.
 // A column the archive has in a type that would change its values (a DECIMAL of smaller scale, a
-// DATETIME with fewer fractional digits, a shorter VARCHAR) is a problem: Archive refuses to round.
+// DATETIME with fewer fractional digits, a shorter VARCHAR, another type) is a problem: Archive
+// refuses to round. One that is wider than the table's (the application narrowed its column) is fine.
 func planArchive(ctx context.Context, d dialect.Maintainer, q dialect.Querier, f *facts) (*archivePlan, error) {
 	n := f.t.Names
 	src, arch := f.cat.Tables[n.Table], f.cat.Tables[n.Archive]
@@ -348,7 +349,7 @@ func planArchive(ctx context.Context, d dialect.Maintainer, q dialect.Querier, f
 			p.alter = append(p.alter, archiveStmt{stmt, "added column " + c.Name + " that the session table has"})
 		case genArch[c.Name]:
 			continue
-		case !d.SameType(c, a):
+		case !d.Holds(c, a):
 			p.problems = append(p.problems, Problem{Err: ErrArchiveMismatch, Object: "column " + n.Archive + "." + c.Name,
 				Message: fmt.Sprintf("is %s while %s.%s is %s: archiving would round or cut its values", a.Type, n.Table, c.Name, c.Type),
 				Fix:     fmt.Sprintf("change %s.%s to %s (ALTER TABLE), then run Archive", n.Archive, c.Name, c.Type)})

@@ -59,8 +59,17 @@ func (Dialect) DropNotNull(ctx context.Context, q dialect.Querier, _ dialect.Ser
 	return fmt.Sprintf("ALTER TABLE %s MODIFY COLUMN %s %s NULL", quote(table), quote(col), def), nil
 }
 
-// SameType compares the normalized types (precision, scale, fractional seconds and length included).
-func (Dialect) SameType(src, dst *dialect.Column) bool { return src.Type == dst.Type }
+// Holds compares the normalized types: dst must have the type of src, with a length, fractional
+// seconds or (precision, scale) at least as large. A DATETIME, TIMESTAMP or TIME without digits has 0.
+func (Dialect) Holds(src, dst *dialect.Column) bool {
+	return dialect.TypeHolds(src.Type, dst.Type, func(base string) (int, bool) {
+		switch base {
+		case "datetime", "timestamp", "time":
+			return 0, true
+		}
+		return 0, false
+	})
+}
 
 // Before compares with a UTC literal: the maintenance session runs with time_zone '+00:00', where a
 // DATETIME is read as a UTC wall clock and a TIMESTAMP literal is taken as UTC.

@@ -62,8 +62,18 @@ func (Dialect) DropNotNull(_ context.Context, _ dialect.Querier, srv dialect.Ser
 	return fmt.Sprintf("ALTER TABLE %s.%s ALTER COLUMN %s DROP NOT NULL", capsOf(srv).quotedSchema, quote(table), quote(col)), nil
 }
 
-// SameType compares format_type's spelling (numeric precision and scale, timestamp precision, length).
-func (Dialect) SameType(src, dst *dialect.Column) bool { return src.Type == dst.Type }
+// Holds compares format_type's spelling: dst must have the type of src, with a length, timestamp
+// precision or numeric (precision, scale) at least as large. A timestamp or time without a precision
+// has 6 digits; a varchar or numeric without one is unbounded.
+func (Dialect) Holds(src, dst *dialect.Column) bool {
+	return dialect.TypeHolds(src.Type, dst.Type, func(base string) (int, bool) {
+		switch base {
+		case "timestamp", "time":
+			return 6, true
+		}
+		return 0, false
+	})
+}
 
 // Before compares a timestamptz with the instant and a timestamp without time zone with the UTC wall
 // clock (how the change's triggers write it).

@@ -76,8 +76,8 @@ func (Dialect) DropNotNull(_ context.Context, _ dialect.Querier, _ dialect.Serve
 		"rebuild %s without NOT NULL on %s (CREATE TABLE ... AS SELECT, as the change creates it)", col, table, table, col)
 }
 
-// SameType is true: SQLite stores a value as given, whatever the column's declared type.
-func (Dialect) SameType(_, _ *dialect.Column) bool { return true }
+// Holds is true: SQLite stores a value as given, whatever the column's declared type.
+func (Dialect) Holds(_, _ *dialect.Column) bool { return true }
 
 // Before compares whole seconds (sessionsec_epoch of the stored text): SQLite keeps times as text in
 // whichever form the writer used.
