@@ -357,6 +357,16 @@ func planArchive(ctx context.Context, d dialect.Maintainer, q dialect.Querier, f
 		}
 		p.cols = append(p.cols, c.Name)
 	}
+	// The batches look up their keys in the archive: without an index on the key (PostgreSQL's and
+	// SQLite's archives are made without one) every batch would read the whole archive.
+	key := f.t.Col(schema.RoleKey)
+	indexed := false
+	for _, ix := range f.cat.TableIndexes(n.Archive) {
+		indexed = indexed || len(ix.Columns) > 0 && ix.Columns[0] == key
+	}
+	if !indexed && arch.Column(key) != nil {
+		p.alter = append(p.alter, archiveStmt{d.IndexColumn(n.Archive, key), "indexed column " + key})
+	}
 	for _, a := range arch.Columns {
 		if src.Column(a.Name) != nil || a.Nullable || a.Default != nil || genArch[a.Name] {
 			continue

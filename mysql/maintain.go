@@ -124,3 +124,8 @@ func columnDefinition(ctx context.Context, q dialect.Querier, table, col string)
 	}
 	return def, nil
 }
+
+// IndexColumn lets MySQL name the index (after the column).
+func (Dialect) IndexColumn(table, col string) string {
+	return fmt.Sprintf("ALTER TABLE %s ADD INDEX (%s)", quote(table), quote(col))
+}

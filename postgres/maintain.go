@@ -132,3 +132,8 @@ func (Dialect) AddColumnLike(ctx context.Context, q dialect.Querier, srv dialect
 	}
 	return fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", sch, quote(to), quote(col), def), nil
 }
+
+// IndexColumn lets PostgreSQL name the index (<table>_<column>_idx, numbered where that is taken).
+func (Dialect) IndexColumn(table, col string) string {
+	return fmt.Sprintf("CREATE INDEX ON %s (%s)", quote(table), quote(col))
+}

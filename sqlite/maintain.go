@@ -117,3 +117,9 @@ func (Dialect) AddColumnLike(ctx context.Context, q dialect.Querier, _ dialect.S
 	}
 	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", quote(to), quote(col), typ), nil
 }
+
+// IndexColumn names the index after the table (a retired archive's rows move to another table and the
+// archive with its indexes is dropped, so the name is free again).
+func (Dialect) IndexColumn(table, col string) string {
+	return fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", quote(table+"_"+col+"_idx"), quote(table), quote(col))
+}

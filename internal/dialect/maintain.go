@@ -24,6 +24,9 @@ type Maintainer interface {
 	GeneratedColumns(ctx context.Context, q Querier, srv Server, table string) (map[string]bool, error)
 	// DropNotNull is the statement that makes column col of table nullable, keeping its type.
 	DropNotNull(ctx context.Context, q Querier, srv Server, table, col string) (string, error)
+	// IndexColumn is the statement that indexes column col of table under a name the server picks
+	// (or one of the table's own), so that it never collides with an index of a retired copy.
+	IndexColumn(table, col string) string
 	// Holds reports whether column dst stores every value of column src unchanged (false when dst's
 	// type would round, cut or refuse one). SQLite, which stores any value as given, says true.
 	Holds(src, dst *Column) bool
