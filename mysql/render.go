@@ -248,7 +248,8 @@ func (r renderer) ipHash(ref string) string {
 	c := ref + r.col(schema.RoleIP)
 	txt := "SUBSTRING_INDEX(TRIM(" + c + "), '/', 1)"
 	bin := "INET6_ATON(" + txt + ")"
-	valid := "(IS_IPV4(" + txt + ") OR (IS_IPV6(" + txt + ") AND NOT SUBSTRING_INDEX(" + txt + ", ':', -1) REGEXP '(^|[.])0[0-9]'))"
+	tail := "SUBSTRING_INDEX(" + txt + ", ':', -1)"
+	valid := "(IS_IPV4(" + txt + ") OR (IS_IPV6(" + txt + ") AND NOT (LOCATE('.', " + tail + ") > 0 AND " + tail + " REGEXP '(^|[.])0[0-9]')))"
 	if r.t.RoleKind(schema.RoleIP) == dialect.FamBinary {
 		bin, valid = c, "LENGTH("+c+") IN (4, 16)"
 	}
