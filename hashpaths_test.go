@@ -349,6 +349,18 @@ func TestAutoIncrementKeyRefused(t *testing.T) {
 		msg := err.Error()
 		requireT(t, strings.Contains(msg, "sessions.id") && strings.Contains(msg, "AUTO_INCREMENT") && strings.Contains(msg, "key="), "the error names the column and the fix: %s", msg)
 		requireT(t, catalogFingerprint(t, d) == before, "a refused Migrate changed the schema")
+		prov, err := sessionsec.New(d.DB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = prov.Files(ctxT(t))
+		requireT(t, errors.Is(err, sessionsec.ErrIncompatibleTable), "Files (the command's generate) for an AUTO_INCREMENT key: %v, want ErrIncompatibleTable", err)
+		// Made AUTO_INCREMENT after the migration: Validate reports it.
+		mustExec(t, d.DB, "ALTER TABLE sessions MODIFY id BIGINT NOT NULL")
+		mustMigrate(t, d.DB)
+		mustExec(t, d.DB, "ALTER TABLE sessions MODIFY id BIGINT NOT NULL AUTO_INCREMENT")
+		rep, err := sessionsec.Validate(ctxT(t), d.DB)
+		requireT(t, err != nil && rep != nil && strings.Contains(rep.String(), "AUTO_INCREMENT"), "Validate after the key became AUTO_INCREMENT: %v %v", err, rep)
 	})
 }
 

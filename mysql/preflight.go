@@ -103,7 +103,7 @@ func (d Dialect) Preflight(ctx context.Context, q dialect.Querier, srv dialect.S
 		}
 	}
 	if slices.ContainsFunc(pending, func(s schema.Step) bool { return s.Kind == schema.StepTrigger || s.Kind == schema.StepBackfill }) {
-		probs = append(probs, autoIncrement(t, cat)...)
+		probs = append(probs, dialect.AutoIncrementProblems(t, cat)...)
 	}
 	if r := cat.Routine(t.Names.HashFunction); r != nil && slices.ContainsFunc(pending, func(s schema.Step) bool { return s.Routine == t.Names.HashFunction }) {
 		want := renderer{t: t}.routine(t.Names.HashFunction).body
@@ -242,35 +242,9 @@ func dbPatternMatches(pattern, db string) bool {
 	return ok
 }
 
-// Drift has nothing to add on MySQL: triggers fire in creation order, so a later trigger of the
+// Drift reports a hashed column made AUTO_INCREMENT after the migration (dialect.AutoIncrementProblems).
+// Trigger order adds nothing on MySQL: triggers fire in creation order, so a later trigger of the
 // application fires after the hash trigger only if it is created with FOLLOWS, which is its own choice.
 func (Dialect) Drift(t dialect.Target, cat *dialect.Catalog) []dialect.Problem {
-	return autoIncrement(t, cat)
-}
-
-// autoIncrement refuses a hashed column (key or user) that is AUTO_INCREMENT: MySQL and MariaDB assign
-// its value after the BEFORE INSERT trigger has run, which sees 0, so every row the application inserts
-// would get the hash of "0" and the hash would still look filled. An AFTER INSERT trigger cannot fix the
-// row (MySQL forbids updating the table a trigger fires on), so the change refuses the table instead of
-// hashing wrongly; the operator's choices are in the fix.
-func autoIncrement(t dialect.Target, cat *dialect.Catalog) []dialect.Problem {
-	tbl := cat.Tables[t.Names.Table]
-	if tbl == nil {
-		return nil
-	}
-	var out []dialect.Problem
-	for _, role := range []schema.Role{schema.RoleKey, schema.RoleUser} {
-		if !t.Has(role) {
-			continue
-		}
-		if c := tbl.Column(t.Col(role)); c != nil && c.AutoIncrement {
-			out = append(out, dialect.Problem{Kind: dialect.KindIncompatibleTable, Object: "column " + t.Names.Table + "." + c.Name,
-				Message: "is AUTO_INCREMENT: the server assigns it after the BEFORE INSERT trigger has run, which sees 0, so every new row would get the hash of " +
-					c.Name + " = 0 (an AFTER INSERT trigger cannot update the row on MySQL)",
-				Fix: "hash a value the application assigns before the insert: map the " + role.String() + " role to such a column (WithColumns / -columns " +
-					role.String() + "=<column>), or drop AUTO_INCREMENT from " + c.Name + " and have the application supply it (ALTER TABLE " + quote(t.Names.Table) +
-					" MODIFY " + quote(c.Name) + " <its type> NOT NULL), then retry"})
-		}
-	}
-	return out
+	return dialect.AutoIncrementProblems(t, cat)
 }
