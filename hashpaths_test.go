@@ -410,3 +410,50 @@ func TestHashFixReachesInstalledDatabase(t *testing.T) {
 		requireT(t, ips[k] == wantIP, "after the replacement, %s hashes as IPHash does: %q", ip, ips[k])
 	})
 }
+
+// TestInsertTriggerKeepsSessionZone: the MySQL/MariaDB insert trigger hashes in UTC but hands the
+// inserting session back its own time zone: after a row it hashed, after a row it refused (the risk
+// range check's error passes through unchanged) and after an error while it hashed in UTC.
+func TestInsertTriggerKeepsSessionZone(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, d *testdb.DB) {
+		if d.Server.Dialect != "mysql" {
+			t.Skipf("skipping %s: only the MySQL trigger changes the session time zone", d.Server.Name)
+		}
+		mustExec(t, d.DB, "CREATE TABLE sessions (session_id VARCHAR(255) NOT NULL PRIMARY KEY, user_id VARCHAR(255), created_at TIMESTAMP(6) NULL, last_accessed_at TIMESTAMP(6) NULL, expires_at TIMESTAMP(6) NULL)")
+		mustMigrate(t, d.DB)
+		conn, err := d.DB.Conn(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			_ = conn.Close()
+		}()
+		zone := func() string {
+			var z string
+			if err := conn.QueryRowContext(ctxT(t), "SELECT @@session.time_zone").Scan(&z); err != nil {
+				t.Fatal(err)
+			}
+			return z
+		}
+		if _, err := conn.ExecContext(ctxT(t), "SET time_zone = '+09:00'"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = conn.ExecContext(ctxT(t), "INSERT INTO sessions (session_id, user_id, created_at) VALUES ('ok', 'u', '2026-01-01 09:00:00')")
+		requireT(t, err == nil && zone() == "+09:00", "after a hashed insert: %v, zone %s", err, zone())
+		_, err = conn.ExecContext(ctxT(t), "INSERT INTO sessions (session_id, user_id, created_at, risk_score) VALUES ('bad', 'u', '2026-01-01 09:00:00', 101)")
+		requireT(t, err != nil && strings.Contains(err.Error(), "must be between 0 and 100"), "a risk score of 101: %v", err)
+		requireT(t, zone() == "+09:00", "after a refused insert the session's zone is %s", zone())
+		var h string
+		requireT(t, conn.QueryRowContext(ctxT(t), "SELECT security_hash FROM sessions WHERE session_id = 'ok'").Scan(&h) == nil, "read")
+		k, u, e := "ok", "u", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+		requireT(t, h == schema.SecurityHash(&k, &u, &e), "a TIMESTAMP written at 09:00 in +09:00 hashes midnight UTC")
+		// An error inside the UTC stretch (the hash function is gone): the exit handler restores the zone.
+		mustExec(t, d.DB, "DROP FUNCTION session_security_hash")
+		_, err = conn.ExecContext(ctxT(t), "INSERT INTO sessions (session_id, user_id, created_at) VALUES ('nofn', 'u', '2026-01-01 09:00:00')")
+		if d.Server.Name == "mariadb" { // MariaDB raises 1305 here; MySQL 9.7 stores a NULL hash without an error
+			requireT(t, err != nil, "an insert without the hash function succeeded")
+		}
+		requireT(t, zone() == "+09:00", "after a failed hash the session's zone is %s (%v)", zone(), err)
+	})
+}
