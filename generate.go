@@ -39,6 +39,14 @@ func (p *Provider) Files(ctx context.Context) (map[string]string, error) {
 	if f.layoutProblem != nil {
 		return nil, &PreflightError{Problems: []Problem{*f.layoutProblem}}
 	}
+	// Files the triggers of which would hash wrongly on this table are refused, as Migrate refuses them.
+	if dps := dialect.AutoIncrementProblems(f.t, f.cat); len(dps) > 0 {
+		e := &PreflightError{}
+		for _, dp := range dps {
+			e.Problems = append(e.Problems, problemFrom(dp))
+		}
+		return nil, e
+	}
 	return render(p.d, f.t)
 }
 

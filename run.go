@@ -114,9 +114,16 @@ func planUp(d dialect.Dialect, f *facts, step schema.Step) action {
 		if len(want) == 0 {
 			break // no stored routine on this dialect
 		}
+		// Adopted only when every routine of the step is current (PostgreSQL's hash step also creates the
+		// IP helper, whose body can change alone).
+		same := true
+		for _, w := range want {
+			g := cat.Routine(w.Name)
+			same = same && g != nil && sameBody(g.Body, w.Body)
+		}
 		got := cat.Routine(want[0].Name)
 		switch {
-		case got != nil && sameBody(got.Body, want[0].Body):
+		case same:
 			return action{skip: true, why: strings.ToLower(want[0].Kind) + " " + want[0].Name + " is already there: adopted"}
 		case got != nil:
 			if stmts := d.ReplaceRoutine(t, f.srv, step, cat); stmts != nil {

@@ -31,7 +31,10 @@ import (
 // its bytes); user and createdAt are nil for NULL. createdAt is read the way the server stores it:
 // wallClockUTC is true for MySQL DATETIME, PostgreSQL timestamp without time zone and SQLite text
 // without an offset (the wall clock is taken as UTC), false for MySQL TIMESTAMP and PostgreSQL
-// timestamptz (an instant). See schema.SecurityHash for the exact input format.
+// timestamptz (an instant); a PostgreSQL date is its midnight as a wall clock. A MySQL/MariaDB zero date
+// ('0000-00-00 00:00:00') names no instant and hashes like NULL on every path: pass nil (go-sql-driver
+// with parseTime reads it as the zero time.Time, which is year 1, not NULL). See schema.SecurityHash for
+// the exact input format.
 func SecurityHash(key string, user *string, createdAt *time.Time, wallClockUTC bool) string {
 	var epoch *int64
 	if createdAt != nil {
@@ -41,6 +44,12 @@ func SecurityHash(key string, user *string, createdAt *time.Time, wallClockUTC b
 	return schema.SecurityHash(&key, user, epoch)
 }
 
-// IPHash computes created_ip_hash for a client IP as the insert trigger and the backfill do: the
-// SHA-256 of its canonical text (schema.CanonicalIP). ok is false when ip is not an address.
+// IPHash computes created_ip_hash for a client IP as the insert trigger and the backfill do on every
+// server: the SHA-256 of its canonical text (schema.CanonicalIP). The rules, the same on every path:
+// surrounding ASCII spaces ignored (tabs and newlines are not); everything from a "/" on ignored
+// ("10.0.0.1/32" is 10.0.0.1, "10/8" is no address); IPv4 as four decimal octets of 1-3 digits, leading
+// zeros read as decimal ("010.0.0.1" is 10.0.0.1); an IPv4-mapped IPv6 address as its IPv4 address;
+// "::a.b.c.d" for an IPv4-compatible one; any other IPv6 address in RFC 5952 form (a lone zero group is
+// "0", never "::"); an embedded IPv4 tail with leading zeros, a zone ("fe80::1%eth0") or anything else
+// is no address. ok is false when ip is not an address (the row's created_ip_hash stays NULL).
 func IPHash(ip string) (hash string, ok bool) { return schema.IPHash(ip) }

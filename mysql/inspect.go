@@ -26,7 +26,7 @@ const (
 		FROM information_schema.TABLES
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (%s)`
 	queryColumns = `SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, IS_NULLABLE, COLUMN_DEFAULT,
-		COLUMN_COMMENT, COALESCE(CHARACTER_MAXIMUM_LENGTH, 0)
+		COLUMN_COMMENT, COALESCE(CHARACTER_MAXIMUM_LENGTH, 0), LOWER(EXTRA) LIKE '%%auto_increment%%'
 		FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (%s)
 		ORDER BY TABLE_NAME, ORDINAL_POSITION`
@@ -201,7 +201,8 @@ func (Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Serve
 		var table, name, colType, dataType, nullable, comment string
 		var def sql.NullString
 		var length int64
-		if err := rows.Scan(&table, &name, &colType, &dataType, &nullable, &def, &comment, &length); err != nil {
+		var autoInc bool
+		if err := rows.Scan(&table, &name, &colType, &dataType, &nullable, &def, &comment, &length, &autoInc); err != nil {
 			return err
 		}
 		t := cat.Tables[table]
@@ -213,7 +214,7 @@ func (Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Serve
 			typ = "json"
 		}
 		c := &dialect.Column{Name: name, Type: typ, Family: familyOf(typ), Nullable: nullable == "YES",
-			Default: normalizeDefault(def, caps.MariaDB()), Comment: comment}
+			Default: normalizeDefault(def, caps.MariaDB()), Comment: comment, AutoIncrement: autoInc}
 		if c.Family == dialect.FamText && length < 1<<20 {
 			c.Length = int(length)
 		}

@@ -102,6 +102,9 @@ func (d Dialect) Preflight(ctx context.Context, q dialect.Querier, srv dialect.S
 			}
 		}
 	}
+	if slices.ContainsFunc(pending, func(s schema.Step) bool { return s.Kind == schema.StepTrigger || s.Kind == schema.StepBackfill }) {
+		probs = append(probs, dialect.AutoIncrementProblems(t, cat)...)
+	}
 	if r := cat.Routine(t.Names.HashFunction); r != nil && slices.ContainsFunc(pending, func(s schema.Step) bool { return s.Routine == t.Names.HashFunction }) {
 		want := renderer{t: t}.routine(t.Names.HashFunction).body
 		if r.Body != "" && dialect.NormalizeSpace(r.Body) != dialect.NormalizeSpace(want) && strings.HasPrefix(r.Comment, RoutineCommentPrefix) {
@@ -239,6 +242,9 @@ func dbPatternMatches(pattern, db string) bool {
 	return ok
 }
 
-// Drift has nothing to add on MySQL: triggers fire in creation order, so a later trigger of the
+// Drift reports a hashed column made AUTO_INCREMENT after the migration (dialect.AutoIncrementProblems).
+// Trigger order adds nothing on MySQL: triggers fire in creation order, so a later trigger of the
 // application fires after the hash trigger only if it is created with FOLLOWS, which is its own choice.
-func (Dialect) Drift(dialect.Target, *dialect.Catalog) []dialect.Problem { return nil }
+func (Dialect) Drift(t dialect.Target, cat *dialect.Catalog) []dialect.Problem {
+	return dialect.AutoIncrementProblems(t, cat)
+}

@@ -217,14 +217,16 @@ func (r renderer) text(ref string, role schema.Role) string {
 }
 
 // epoch is E(created): whole seconds since 1970-01-01 UTC, rounded down, in integer arithmetic only
-// (a "/" would be DECIMAL division rounded to div_precision_increment digits before any FLOOR). A
-// TIMESTAMP is an instant: UNIX_TIMESTAMP reads its stored UTC value whatever the session time zone;
-// a DATETIME is a UTC wall clock: TIMESTAMPDIFF from the epoch literal never consults the time zone.
+// (a "/" would be DECIMAL division rounded to div_precision_increment digits before any FLOOR). It is
+// evaluated only in a session whose time_zone is '+00:00' (the migration session, the backfill
+// procedure, and the insert trigger, which switches to UTC around it): there a TIMESTAMP reads as its
+// UTC instant, and a DATETIME, which has no zone, is its wall clock read as UTC. One expression for
+// both types, so the committed folders are right whichever type the table really has, and a row hashes
+// the same whatever time zone the inserting session uses. A zero date ('0000-00-00 00:00:00', which
+// MariaDB and a permissive sql_mode store) names no instant: TIMESTAMPDIFF is NULL and it hashes like
+// NULL on every path.
 func (r renderer) epoch(ref string) string {
 	c := ref + r.col(schema.RoleCreated)
-	if r.t.RoleKind(schema.RoleCreated) == dialect.FamInstant {
-		return "FLOOR(UNIX_TIMESTAMP(" + c + "))"
-	}
 	us := "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', " + c + ")"
 	return "(" + us + " DIV 1000000 - (" + us + " MOD 1000000 < 0))"
 }
@@ -234,18 +236,35 @@ func (r renderer) hash(ref string) string {
 	return fmt.Sprintf("%s(%s, %s, %s)", quote(r.t.Names.HashFunction), r.text(ref, schema.RoleKey), r.text(ref, schema.RoleUser), r.epoch(ref))
 }
 
-// ipHash is created_ip_hash of the row ref: SHA-256 of schema.CanonicalIP. Text is checked with
-// IS_IPV4/IS_IPV6 first (INET6_ATON raises an error on anything else under a strict sql_mode); an
-// IPv4-mapped address counts as its IPv4 address (IS_IPV4_MAPPED only on 16 bytes: MariaDB refuses 4);
-// INET6_NTOA writes the canonical text. The result is ascii, like the column (MariaDB refuses to mix).
+// ipHash is created_ip_hash of the row ref: SHA-256 of schema.CanonicalIP, whose rules (surrounding
+// spaces, a "/netmask" suffix, leading zeros, IPv4-mapped and -compatible addresses, zones) it follows
+// for text columns. Text is checked with IS_IPV4/IS_IPV6 first (INET6_ATON raises an error on anything
+// else under a strict sql_mode), and an embedded IPv4 tail with a leading zero ("::ffff:01.2.3.4"), which
+// MySQL accepts and netip and PostgreSQL refuse, is no address. An IPv4-mapped address counts as its
+// IPv4 address (IS_IPV4_MAPPED only on 16 bytes: MariaDB refuses 4). INET6_NTOA writes RFC 5952 text
+// except that it shortens a lone zero group to "::", which RFC 5952 forbids: rfc5952 writes that group
+// back. The result is ascii, like the column (MariaDB refuses to mix).
 func (r renderer) ipHash(ref string) string {
 	c := ref + r.col(schema.RoleIP)
-	bin, valid := "INET6_ATON(TRIM("+c+"))", "(IS_IPV4(TRIM("+c+")) OR IS_IPV6(TRIM("+c+")))"
+	txt := "SUBSTRING_INDEX(TRIM(" + c + "), '/', 1)"
+	bin := "INET6_ATON(" + txt + ")"
+	tail := "SUBSTRING_INDEX(" + txt + ", ':', -1)"
+	valid := "(IS_IPV4(" + txt + ") OR (IS_IPV6(" + txt + ") AND NOT (LOCATE('.', " + tail + ") > 0 AND " + tail + " REGEXP '(^|[.])0[0-9]')))"
 	if r.t.RoleKind(schema.RoleIP) == dialect.FamBinary {
 		bin, valid = c, "LENGTH("+c+") IN (4, 16)"
 	}
 	return "CONVERT(SHA2(CASE WHEN NOT " + valid + " THEN NULL WHEN LENGTH(" + bin + ") = 16 THEN CASE WHEN IS_IPV4_MAPPED(" + bin +
-		") THEN INET6_NTOA(SUBSTRING(" + bin + ", 13, 4)) ELSE INET6_NTOA(" + bin + ") END ELSE INET6_NTOA(" + bin + ") END, 256) USING ascii)"
+		") THEN INET6_NTOA(SUBSTRING(" + bin + ", 13, 4)) ELSE " + rfc5952("INET6_NTOA("+bin+")") + " END ELSE INET6_NTOA(" + bin + ") END, 256) USING ascii)"
+}
+
+// rfc5952 corrects INET6_NTOA's text n of an IPv6 address: when the only "::" stands for a single zero
+// group (8 colons with "::" at an end, 7 with it inside), that group is written as "0". INET6_NTOA
+// otherwise already picks the first longest run of zero groups and writes lower-case hex without leading
+// zeros.
+func rfc5952(n string) string {
+	colons := "(LENGTH(" + n + ") - LENGTH(REPLACE(" + n + ", ':', '')))"
+	return "CASE WHEN LOCATE('::', " + n + ") > 0 AND (" + colons + " = 8 OR (" + colons + " = 7 AND LEFT(" + n + ", 2) <> '::' AND RIGHT(" + n +
+		", 2) <> '::')) THEN TRIM(BOTH ':' FROM REPLACE(" + n + ", '::', ':0:')) ELSE " + n + " END"
 }
 
 // now is the current time for a column of the target: a TIMESTAMP takes the instant, a DATETIME the

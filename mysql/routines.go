@@ -63,11 +63,14 @@ func (r renderer) ipDoc() string {
 
 func (r renderer) insertTriggerBody() string {
 	var b strings.Builder
-	b.WriteString("BEGIN\n")
+	// The hash reads created in UTC (see epoch): the trigger switches the session to '+00:00' around it and
+	// restores the inserting session's zone, also when the statement fails.
+	b.WriteString("BEGIN\n    DECLARE v_tz VARCHAR(64) DEFAULT @@session.time_zone;\n" +
+		"    DECLARE EXIT HANDLER FOR SQLEXCEPTION\n    BEGIN\n        SET time_zone = v_tz;\n        RESIGNAL;\n    END;\n")
 	b.WriteString(r.riskGuard())
 	fmt.Fprintf(&b, "    IF NEW.`security_version` IS NULL THEN\n        SET NEW.`security_version` = 1;\n    END IF;\n")
 	fmt.Fprintf(&b, "    IF NEW.`last_validated_at` IS NULL THEN\n        SET NEW.`last_validated_at` = %s;\n    END IF;\n", r.now("last_validated_at"))
-	fmt.Fprintf(&b, "    IF NEW.`security_hash` IS NULL THEN\n        SET NEW.`security_hash` = %s;\n    END IF;\n", r.hash("NEW."))
+	fmt.Fprintf(&b, "    IF NEW.`security_hash` IS NULL THEN\n        SET time_zone = '+00:00';\n        SET NEW.`security_hash` = %s;\n        SET time_zone = v_tz;\n    END IF;\n", r.hash("NEW."))
 	if r.t.Has(schema.RoleIP) {
 		fmt.Fprintf(&b, "    IF NEW.`created_ip_hash` IS NULL THEN\n        SET NEW.`created_ip_hash` = %s;\n    END IF;\n", r.ipHash("NEW."))
 	}

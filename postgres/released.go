@@ -18,6 +18,9 @@ var released = dialect.Releases{
 	"updatesessionriskscores":                  {"9c4aa9427d312b6060c1d1598fafafa9abdab06d2cca2774de26ea32d344a246"},
 	"sessionsec_retire_table":                  {"c8a8ea82b0ac42a9b4f0a3d9294423f2da07761796cffa9c116df730eeae5d15"},
 	"session_security_hash":                    {"4afd345e50a4bd004fe8e37ec32c33e35d6fbc9cf40279261e733f3303164957"},
+	// The IP helper before issue 19's text rules (it cast the whole trimmed text to inet, so "10/8" and
+	// "0010.0.0.1" got a hash and "10.0.0.1/33" none); TestHashFixReachesInstalledDatabase installs it.
+	"sessionsec_ip_hash": {"7fc24fabfdebe0866b49cecd5c18161f2267dd6a1ff8614574aae11d28f5aaec"},
 }
 
 // Released reports whether body is a definition of name an earlier release created.

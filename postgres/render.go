@@ -294,9 +294,14 @@ func (r renderer) text(ref string, role schema.Role) string {
 
 // epoch is E(created): whole seconds since the epoch, rounded down. date_trunc first, so that the
 // epoch of a whole second is exact even where EXTRACT returns double precision (PostgreSQL 12, 13);
-// extract of a timestamp without time zone reads it as UTC. Infinite values hash like NULL.
+// extract of a timestamp without time zone reads it as UTC. Infinite values hash like NULL. A date is
+// cast to timestamp (its midnight, read as UTC) first: date_trunc would otherwise take it as a
+// timestamptz at midnight in the session's TimeZone, and the hash would depend on the writer's zone.
 func (r renderer) epoch(ref string) string {
 	c := ref + r.col(schema.RoleCreated)
+	if r.t.Types[r.t.Col(schema.RoleCreated)] == "date" {
+		c = "(" + c + ")::timestamp"
+	}
 	return "CASE WHEN pg_catalog.isfinite(" + c + ") THEN EXTRACT(epoch FROM pg_catalog.date_trunc('second', " + c + "))::bigint END"
 }
 

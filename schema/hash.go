@@ -58,15 +58,32 @@ func EpochOf(t time.Time, wallClockUTC bool) int64 {
 	return t.Unix() // Unix rounds toward negative infinity for whole seconds
 }
 
-// CanonicalIP is the text form of a client IP that created_ip_hash is computed over: a valid IPv4 address
-// in dotted decimal; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) as its IPv4 address; any other IPv6
-// address in RFC 5952 form (lower case, the longest run of two or more zero groups as "::", the first
-// when tied), except that an address whose first six groups are zero and seventh is not is written
-// "::a.b.c.d", as MySQL's INET6_NTOA and PostgreSQL's inet output both do. Surrounding spaces are
-// ignored; a netmask (PostgreSQL inet) is not part of the address. ok is false for anything that is not
-// an address (and for zoned addresses, which no server stores): such a value gets no hash.
+// CanonicalIP is the text form of a client IP that created_ip_hash is computed over. Every path computes
+// it the same way - this function (IPHash, the SQLite triggers), the MySQL/MariaDB triggers and backfill,
+// and PostgreSQL's sessionsec_ip_hash - over a text column by these rules, applied in this order:
+//
+//   - Surrounding ASCII spaces are ignored (what SQL's TRIM removes); other white space (tab, newline)
+//     leaves a value that is no address.
+//   - A "/" and everything after it (a netmask or prefix length, "10.0.0.1/32") is ignored, whatever
+//     follows it; the text before it must be an address by itself ("10/8" is not).
+//   - IPv4 is a dotted quad of four decimal octets of one to three digits; leading zeros are read as
+//     decimal ("010.0.0.1" is 10.0.0.1, as MySQL and PostgreSQL read it), never as octal.
+//   - IPv6 is RFC 4291 text; an embedded IPv4 tail may not have leading zeros ("::ffff:01.2.3.4" is no
+//     address, as for netip and PostgreSQL). A zone ("fe80::1%eth0") makes it no address: no server
+//     stores one.
+//   - An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is written as its IPv4 address.
+//   - An address whose first six groups are zero and seventh is not is written "::a.b.c.d" (IPv4-
+//     compatible), as MySQL's INET6_NTOA and PostgreSQL's inet output both do.
+//   - Any other IPv6 address is written in RFC 5952 form: lower case, no leading zeros, the longest run
+//     of two or more zero groups as "::", the first when tied, and a lone zero group as "0" (MySQL's
+//     INET6_NTOA writes "::" there; the MySQL SQL corrects it).
+//
+// Binary columns (4 or 16 bytes) and PostgreSQL inet values are addresses already and skip the text
+// rules. ok is false for anything that is not an address: such a value gets no hash (NULL).
+// TestIPHashEveryPath runs one table of inputs through every server's trigger and backfill and this
+// function.
 func CanonicalIP(s string) (string, bool) {
-	s = strings.TrimSpace(s)
+	s = strings.Trim(s, " ")
 	if i := strings.IndexByte(s, '/'); i >= 0 {
 		s = s[:i]
 	}

@@ -102,6 +102,9 @@ type Column struct {
 	Nullable bool
 	Default  *string // normalized ("0", "1", "now", ...); nil for none
 	Comment  string
+	// AutoIncrement is MySQL's AUTO_INCREMENT: the server assigns the value after BEFORE INSERT
+	// triggers have run (they see 0).
+	AutoIncrement bool
 }
 
 // Index is one index.

@@ -53,6 +53,9 @@ type Target struct {
 	Layout schema.Layout
 	Names  schema.Names
 	Kinds  map[string]Family // by column name: base columns and security columns
+	// Types are the catalog's types (Column.Type) of the columns that exist, by name; a column the change
+	// would create is absent. For the few spellings a family does not settle (PostgreSQL date).
+	Types map[string]string
 	// Extras are extension steps appended after the shipped ones.
 	Extras []schema.Step
 }
@@ -69,14 +72,16 @@ func NewTarget(d Renderer, l schema.Layout, cat *Catalog, extras ...schema.Step)
 	for _, c := range schema.Change.Columns {
 		k[c.Name] = d.Family(d.ColumnType(c.Type))
 	}
+	types := map[string]string{}
 	if cat != nil {
 		if t := cat.Tables[l.Table]; t != nil {
 			for _, c := range t.Columns {
 				k[c.Name] = c.Family
+				types[c.Name] = c.Type
 			}
 		}
 	}
-	return Target{Layout: l, Names: schema.NamesFor(l.Table), Kinds: k, Extras: extras}
+	return Target{Layout: l, Names: schema.NamesFor(l.Table), Kinds: k, Types: types, Extras: extras}
 }
 
 // Col returns the column playing role r.

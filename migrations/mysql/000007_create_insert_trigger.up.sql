@@ -5,6 +5,12 @@ CREATE TRIGGER IF NOT EXISTS `sessions_security_hash_trigger`
 BEFORE INSERT ON `sessions`
 FOR EACH ROW
 BEGIN
+    DECLARE v_tz VARCHAR(64) DEFAULT @@session.time_zone;
+    DECLARE EXIT HANDLER FOR SQLEXCEPTION
+    BEGIN
+        SET time_zone = v_tz;
+        RESIGNAL;
+    END;
     IF NEW.`risk_score` < 0 OR NEW.`risk_score` > 100 THEN
         SIGNAL SQLSTATE '45000'
             SET MESSAGE_TEXT = 'sessionsec: sessions.risk_score must be between 0 and 100';
@@ -16,6 +22,8 @@ BEGIN
         SET NEW.`last_validated_at` = UTC_TIMESTAMP(6);
     END IF;
     IF NEW.`security_hash` IS NULL THEN
+        SET time_zone = '+00:00';
         SET NEW.`security_hash` = `session_security_hash`(NEW.`session_id`, NEW.`user_id`, (TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', NEW.`created_at`) DIV 1000000 - (TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', NEW.`created_at`) MOD 1000000 < 0)));
+        SET time_zone = v_tz;
     END IF;
 END

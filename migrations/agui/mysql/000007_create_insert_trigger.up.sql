@@ -5,6 +5,12 @@ CREATE TRIGGER IF NOT EXISTS `sessions_security_hash_trigger`
 BEFORE INSERT ON `sessions`
 FOR EACH ROW
 BEGIN
+    DECLARE v_tz VARCHAR(64) DEFAULT @@session.time_zone;
+    DECLARE EXIT HANDLER FOR SQLEXCEPTION
+    BEGIN
+        SET time_zone = v_tz;
+        RESIGNAL;
+    END;
     IF NEW.`risk_score` < 0 OR NEW.`risk_score` > 100 THEN
         SIGNAL SQLSTATE '45000'
             SET MESSAGE_TEXT = 'sessionsec: sessions.risk_score must be between 0 and 100';
@@ -16,9 +22,11 @@ BEGIN
         SET NEW.`last_validated_at` = UTC_TIMESTAMP(6);
     END IF;
     IF NEW.`security_hash` IS NULL THEN
-        SET NEW.`security_hash` = `session_security_hash`(NEW.`id`, NEW.`user_id`, FLOOR(UNIX_TIMESTAMP(NEW.`created_at`)));
+        SET time_zone = '+00:00';
+        SET NEW.`security_hash` = `session_security_hash`(NEW.`id`, NEW.`user_id`, (TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', NEW.`created_at`) DIV 1000000 - (TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', NEW.`created_at`) MOD 1000000 < 0)));
+        SET time_zone = v_tz;
     END IF;
     IF NEW.`created_ip_hash` IS NULL THEN
-        SET NEW.`created_ip_hash` = CONVERT(SHA2(CASE WHEN NOT (IS_IPV4(TRIM(NEW.`ip_address`)) OR IS_IPV6(TRIM(NEW.`ip_address`))) THEN NULL WHEN LENGTH(INET6_ATON(TRIM(NEW.`ip_address`))) = 16 THEN CASE WHEN IS_IPV4_MAPPED(INET6_ATON(TRIM(NEW.`ip_address`))) THEN INET6_NTOA(SUBSTRING(INET6_ATON(TRIM(NEW.`ip_address`)), 13, 4)) ELSE INET6_NTOA(INET6_ATON(TRIM(NEW.`ip_address`))) END ELSE INET6_NTOA(INET6_ATON(TRIM(NEW.`ip_address`))) END, 256) USING ascii);
+        SET NEW.`created_ip_hash` = CONVERT(SHA2(CASE WHEN NOT (IS_IPV4(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1)) OR (IS_IPV6(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1)) AND NOT (LOCATE('.', SUBSTRING_INDEX(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1), ':', -1)) > 0 AND SUBSTRING_INDEX(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1), ':', -1) REGEXP '(^|[.])0[0-9]'))) THEN NULL WHEN LENGTH(INET6_ATON(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1))) = 16 THEN CASE WHEN IS_IPV4_MAPPED(INET6_ATON(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1))) THEN INET6_NTOA(SUBSTRING(INET6_ATON(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1)), 13, 4)) ELSE CASE WHEN LOCATE('::', INET6_NTOA(INET6_ATON(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1)))) > 0 AND ((LENGTH(INET6_NTOA(INET6_ATON(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1)))) - LENGTH(REPLACE(INET6_NTOA(INET6_ATON(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1))), ':', ''))) = 8 OR ((LENGTH(INET6_NTOA(INET6_ATON(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1)))) - LENGTH(REPLACE(INET6_NTOA(INET6_ATON(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1))), ':', ''))) = 7 AND LEFT(INET6_NTOA(INET6_ATON(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1))), 2) <> '::' AND RIGHT(INET6_NTOA(INET6_ATON(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1))), 2) <> '::')) THEN TRIM(BOTH ':' FROM REPLACE(INET6_NTOA(INET6_ATON(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1))), '::', ':0:')) ELSE INET6_NTOA(INET6_ATON(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1))) END END ELSE INET6_NTOA(INET6_ATON(SUBSTRING_INDEX(TRIM(NEW.`ip_address`), '/', 1))) END, 256) USING ascii);
     END IF;
 END

@@ -26,14 +26,19 @@ IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, @schema@, pg_temp
 AS $$
 DECLARE
+    v_in text;
     v_addr inet;
     v_text text;
 BEGIN
     IF p_ip IS NULL THEN
         RETURN NULL;
     END IF;
+    v_in := pg_catalog.split_part(pg_catalog.btrim(p_ip, ' '), '/', 1);
+    IF pg_catalog.strpos(v_in, ':') = 0 AND v_in !~ '^[0-9]{1,3}([.][0-9]{1,3}){3}$' THEN
+        RETURN NULL;
+    END IF;
     BEGIN
-        v_addr := pg_catalog.btrim(p_ip)::inet;
+        v_addr := v_in::inet;
     EXCEPTION WHEN invalid_text_representation THEN
         RETURN NULL;
     END;
