@@ -136,6 +136,7 @@ type StepError struct {
 	Direction string // "up" or "down"
 	Err       error  // the server's error (golang-migrate's wrapper removed)
 	kind      error  // ErrStepFailed or ErrLockWait
+	refused   error  // ErrPrivileges or ErrReadOnly when the server refused the step, else nil
 }
 
 func (e *StepError) Error() string {
@@ -143,7 +144,14 @@ func (e *StepError) Error() string {
 }
 
 // Unwrap exposes the sentinel (ErrStepFailed or ErrLockWait) and the server's error.
-func (e *StepError) Unwrap() []error { return []error{e.kind, e.Err} }
+// A step the server refused for lack of a privilege, or because it is read-only, also matches
+// ErrPrivileges or ErrReadOnly.
+func (e *StepError) Unwrap() []error {
+	if e.refused != nil {
+		return []error{e.kind, e.refused, e.Err}
+	}
+	return []error{e.kind, e.Err}
+}
 
 // DirtyError reports an interrupted step that could not be finished automatically, with the command that fixes it.
 type DirtyError struct {
@@ -176,14 +184,41 @@ type MaintenanceError struct {
 	Task string
 	Done MaintenanceResult // what the committed batches did
 	Err  error             // the server's error, scrubbed of row data
+	// refused is ErrPrivileges or ErrReadOnly when the server refused the task: running it again as
+	// it is cannot help.
+	refused error
 }
 
 func (e *MaintenanceError) Error() string {
-	return fmt.Sprintf("sessionsec: %s failed after %d batch(es) (%d row(s), kept): %v; run it again to continue", e.Task, e.Done.Batches, e.Done.Rows, e.Err)
+	next := "run it again to continue"
+	switch e.refused {
+	case ErrPrivileges:
+		next = "the database user lacks a privilege the task needs: grant the one the server names, then run it again"
+	case ErrReadOnly:
+		next = "the server is read-only: run the task on the primary"
+	}
+	return fmt.Sprintf("sessionsec: %s failed after %d batch(es) (%d row(s), kept): %v; %s", e.Task, e.Done.Batches, e.Done.Rows, e.Err, next)
 }
 
-// Unwrap exposes ErrMaintenance and the server's error.
-func (e *MaintenanceError) Unwrap() []error { return []error{ErrMaintenance, e.Err} }
+// Unwrap exposes ErrMaintenance and the server's error, and ErrPrivileges or ErrReadOnly when the
+// server refused the task.
+func (e *MaintenanceError) Unwrap() []error {
+	if e.refused != nil {
+		return []error{ErrMaintenance, e.refused, e.Err}
+	}
+	return []error{ErrMaintenance, e.Err}
+}
+
+// refusal is ErrPrivileges or ErrReadOnly when the server refused err's statement, else nil.
+func (p *Provider) refusal(err error) error {
+	switch p.d.Refusal(err) {
+	case dialect.KindPrivileges:
+		return ErrPrivileges
+	case dialect.KindReadOnly:
+		return ErrReadOnly
+	}
+	return nil
+}
 
 // ValidationError carries Validate's report when it found problems.
 type ValidationError struct{ Report *Report }

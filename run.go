@@ -228,7 +228,7 @@ func (r *runner) run(ctx context.Context, step schema.Step, up bool) error {
 			break
 		}
 		if !r.p.d.IsLockTimeout(err) {
-			return &StepError{Version: step.Version, Name: file, Direction: dir, kind: ErrStepFailed, Err: r.p.serverError(err)}
+			return &StepError{Version: step.Version, Name: file, Direction: dir, kind: ErrStepFailed, Err: r.p.serverError(err), refused: r.p.refusal(err)}
 		}
 		if attempt >= r.cfg.retries {
 			return &StepError{Version: step.Version, Name: file, Direction: dir, kind: ErrLockWait,
