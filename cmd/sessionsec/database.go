@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/agui-go/sessionsec"
 )
 
 const defaultSQLite = "sqlite://sessionsec.db"
@@ -56,6 +58,15 @@ func (e *urlError) Unwrap() error { return errDatabaseURL }
 
 // encodeFix is the advice for a URL whose user-info does not parse.
 const encodeFix = "percent-encode reserved characters in the user name and password: % as %25, @ as %40, / as %2F, ? as %3F, # as %23, : as %3A, + as %2B"
+
+// named adds to a connection error the database, server and user the URL asked for (the password
+// never): "access denied" or "connection refused" alone do not say which of them was wrong.
+func (t *target) named(err error) error {
+	if err == nil || !errors.Is(err, sessionsec.ErrNoDatabase) || t.dialect == "sqlite" {
+		return err
+	}
+	return fmt.Errorf("%w; tried database %q on %s as user %q (%s)", err, t.name, t.host, t.user, t.shown)
+}
 
 // takeXParams removes golang-migrate's own URL parameters (x-...), which must not reach the SQL driver
 // (PostgreSQL refuses unknown settings), and returns x-migrations-table.
@@ -146,6 +157,11 @@ func parseMySQL(raw string) (*target, error) {
 	}
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "default addr for network") {
+			// user:pass@host:3306/app: golang-migrate takes "host:3306" for a network name and fails.
+			return nil, bad("the server address must be written tcp(host:port), as golang-migrate's mysql driver requires",
+				"e.g. mysql://user:pass@tcp(host:3306)/app")
+		}
 		// The driver's message quotes parts of the DSN, which may be the password: they go.
 		reason := "not a DSN go-sql-driver can parse: " + anyQuoted.ReplaceAllString(err.Error(), "'…'")
 		return nil, bad(reason, "the form is mysql://user:pass@tcp(host:3306)/app; "+encodeFix)

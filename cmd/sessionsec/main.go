@@ -119,9 +119,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
+	// An error caught before the database opens still gives -json its object on stdout; -json is looked
+	// for in the arguments too, as the flag parser may have stopped before it.
+	early := func(tgt *target, err error) int {
+		o.asJSON = o.asJSON || jsonAsked(args)
+		if tgt == nil {
+			tgt = &target{}
+		}
+		return finish(stdout, stderr, o, cmd, tgt, nil, fmt.Errorf("sessionsec: %w", err))
+	}
 	if err != nil {
-		fmt.Fprintln(stderr, "sessionsec:", err)
-		return exitUsage
+		return early(nil, fmt.Errorf("%w: %v", errUsage, err))
 	}
 	fs.Visit(func(f *flag.Flag) { o.databaseSet = o.databaseSet || f.Name == "database" })
 	logger := newLogger(stderr, o)
@@ -131,8 +139,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	raw, err := databaseURL(o)
 	if err != nil {
-		fmt.Fprintln(stderr, "sessionsec:", err)
-		return exitUsage
+		return early(nil, err)
 	}
 	mode := map[string]string{"up": "rwc", "validate": "ro", "status": "ro", "metrics": "ro", "plan": "ro"}[cmd]
 	if mode == "" {
@@ -140,13 +147,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	tgt, err := parseDatabase(raw, mode)
 	if err != nil {
-		fmt.Fprintln(stderr, "sessionsec:", err)
-		return exitUsage
+		return early(&target{shown: Redact(raw)}, err)
 	}
 	opts, err := handleOptions(o, tgt, logger)
 	if err != nil {
-		fmt.Fprintln(stderr, "sessionsec:", err)
-		return exitUsage
+		return early(tgt, err)
 	}
 	if tgt.dialect == "sqlite" && cmd != "up" {
 		if _, err := os.Stat(tgt.path); err != nil {
@@ -160,7 +165,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer db.Close()
 	p, err := sessionsec.New(db, opts...)
 	if err != nil {
-		return finish(stdout, stderr, o, cmd, tgt, nil, err)
+		return finish(stdout, stderr, o, cmd, tgt, nil, tgt.named(err))
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -168,11 +173,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer cancelTimeout()
 	logger.Info("sessionsec: database", "url", tgt.shown, "command", cmd)
 	res, err := execute(ctx, p, cmd, o, tgt, stdin, stderr)
-	return finish(stdout, stderr, o, cmd, tgt, res, err)
+	return finish(stdout, stderr, o, cmd, tgt, res, tgt.named(err))
 }
 
 // parseArgs parses flags before the command, the command, and flags after it. It sets *cmdSeen to
-// the command before parsing that command's flags, so that `<command> -h` describes the command.
+// the command before parsing that command's flags, so that `<command> -h` describes the command. On an
+// error it still returns the command as far as it got (for the -json object).
 func parseArgs(fs *flag.FlagSet, args []string, cmdSeen *string) (string, error) {
 	if err := fs.Parse(args); err != nil {
 		return "", err
@@ -181,17 +187,30 @@ func parseArgs(fs *flag.FlagSet, args []string, cmdSeen *string) (string, error)
 	if fs.NArg() > 0 {
 		cmd = fs.Arg(0)
 		if !slices.ContainsFunc(commands, func(c command) bool { return c.name == cmd }) {
-			return "", fmt.Errorf("unknown command %q (commands: %s; see -h)", cmd, commandNames())
+			return cmd, fmt.Errorf("unknown command %q (commands: %s; see -h)", cmd, commandNames())
 		}
 		*cmdSeen = cmd
 		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return "", err
+			return cmd, err
 		}
 		if fs.NArg() > 0 {
-			return "", fmt.Errorf("unexpected argument %q after %s (flags may go before or after the command; values with spaces need quotes)", fs.Arg(0), cmd)
+			return cmd, fmt.Errorf("unexpected argument %q after %s (flags may go before or after the command; values with spaces need quotes)", fs.Arg(0), cmd)
 		}
 	}
 	return cmd, nil
+}
+
+// jsonAsked reports a -json flag among the arguments, for errors the flag parser stopped at first.
+func jsonAsked(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-json", "--json", "-json=true", "--json=true", "-json=1", "--json=1":
+			return true
+		}
+	}
+	return false
 }
 
 func commandNames() string {
@@ -426,10 +445,14 @@ func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options,
 	return nil, fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 }
 
-// confirm asks the operator to type the database's name: a rollback drops columns.
+// confirm asks the operator to type yes: a rollback drops columns.
 func confirm(stdin io.Reader, stderr io.Writer, tgt *target) error {
 	fmt.Fprintf(stderr, "This rolls back the session-security change on %s (history is kept in *_retired_* tables).\nType yes to go on: ", tgt.shown)
 	line, _ := bufio.NewReader(stdin).ReadString('\n')
+	if !isTerminal(stdin) || !strings.HasSuffix(line, "\n") {
+		// Only a terminal echoes the operator's Enter: end the prompt's line before the next message.
+		fmt.Fprintln(stderr)
+	}
 	if strings.TrimSpace(line) != "yes" {
 		return fmt.Errorf("%w: rollback not confirmed (type yes, or pass -yes)", errUsage)
 	}
@@ -449,8 +472,8 @@ func generate(o options, stdout, stderr io.Writer) int {
 		err = fmt.Errorf("%w: generate needs -dialect (mysql, postgres, sqlite) and -out, or -database", errUsage)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "sessionsec:", err)
-		return exitUsage
+		o.asJSON = o.asJSON || jsonAsked(os.Args[1:])
+		return finish(stdout, stderr, o, "generate", &target{shown: "(none)"}, nil, fmt.Errorf("sessionsec: %w", err))
 	}
 	files, err := sessionsec.Files(o.dialect, *l)
 	var names []string

@@ -25,7 +25,8 @@ type progress struct {
 // progressEvery is how often a long task logs how far it is when stderr is not a terminal.
 const progressEvery = 5 * time.Second
 
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w (stderr, or stdin) is a terminal.
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
