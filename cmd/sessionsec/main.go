@@ -74,7 +74,7 @@ const envHelp = `Environment:
   SESSIONSEC_DATABASE   the database URL when -database is not given (an empty value is an error)
 
 Database URLs (golang-migrate's forms; x-* parameters such as x-migrations-table are honoured or ignored):
-  mysql://user:pass@tcp(host:3306)/app     (also user:pass@host:3306/app; MySQL 8.0.29+, MariaDB 10.6+)
+  mysql://user:pass@tcp(host:3306)/app     (MySQL 8.0.29+, MariaDB 10.6+; percent-encode @ / ? % : # + in the password)
   postgres://user:pass@host:5432/app?sslmode=disable
   sqlite://path/to/file.db
 
