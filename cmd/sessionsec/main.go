@@ -364,8 +364,27 @@ func handleOptions(o options, tgt *target, logger *slog.Logger) ([]sessionsec.Op
 	return opts, nil
 }
 
+// upResult is what up did: the version before and after, and the steps it ran.
+type upResult struct {
+	From  uint     `json:"from"`  // the version before (0: none)
+	To    uint     `json:"to"`    // the version after
+	Steps []string `json:"steps"` // the steps run, e.g. "000010_backfill"; empty when nothing was pending
+}
+
+func (u *upResult) String() string {
+	if len(u.Steps) == 0 {
+		return fmt.Sprintf("up: nothing was pending (version %d)", u.To)
+	}
+	from := "no version"
+	if u.From > 0 {
+		from = fmt.Sprintf("version %d", u.From)
+	}
+	return fmt.Sprintf("up: %d step(s) applied, from %s to version %d", len(u.Steps), from, u.To)
+}
+
 // result is what a command reports, as text and as JSON.
 type result struct {
+	Up       *upResult
 	Report   *sessionsec.Report          `json:"report,omitempty"`
 	Status   *sessionsec.MigrationStatus `json:"status,omitempty"`
 	Rollback *sessionsec.RollbackResult  `json:"rollback,omitempty"`
@@ -383,14 +402,27 @@ func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options,
 		if o.reapply {
 			call = append(call, sessionsec.WithReapply())
 		}
-		bar := stepsProgress(ctx, p, stderr, "migrate")
-		err := p.Migrate(ctx, append(call, sessionsec.WithProgress(bar.migration(stderr)))...)
-		bar.finish()
+		before := statusFor(ctx, p)
+		bar := stepsProgress(stderr, isTerminal(stderr), "migrate", stepsToRun(before, "migrate", o.reapply, 0))
+		up := &upResult{Steps: []string{}}
+		if before != nil && before.HasVersion {
+			up.From = before.Version
+		}
+		err := p.Migrate(ctx, append(call, sessionsec.WithProgress(func(pr sessionsec.Progress) {
+			if pr.Unit == sessionsec.UnitSteps {
+				up.Steps = append(up.Steps, fmt.Sprintf("%06d_%s", pr.Version, pr.Step))
+			}
+			bar.migration(pr)
+		}))...)
+		bar.finish(err)
 		if err != nil {
 			return nil, err
 		}
 		rep, err := p.Validate(ctx)
-		return &result{Report: rep}, err
+		if rep != nil {
+			up.To = rep.Version
+		}
+		return &result{Report: rep, Up: up}, err
 	case "validate":
 		rep, err := p.Validate(ctx)
 		return &result{Report: rep}, err
@@ -417,9 +449,9 @@ func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options,
 		if o.target > 0 {
 			call = append(call, sessionsec.WithTargetVersion(uint(o.target)))
 		}
-		bar := stepsProgress(ctx, p, stderr, "rollback")
-		res, err := p.Rollback(ctx, append(call, sessionsec.WithProgress(bar.migration(stderr)))...)
-		bar.finish()
+		bar := stepsProgress(stderr, isTerminal(stderr), "rollback", stepsToRun(statusFor(ctx, p), "rollback", false, uint(max(o.target, 0))))
+		res, err := p.Rollback(ctx, append(call, sessionsec.WithProgress(bar.migration))...)
+		bar.finish(err)
 		if err != nil {
 			return nil, err
 		}
@@ -524,6 +556,7 @@ type output struct {
 	Exit     int                           `json:"exit"`
 	Error    string                        `json:"error,omitempty"`
 	Problems []sessionsec.Problem          `json:"problems,omitempty"`
+	Up       *upResult                     `json:"up,omitempty"`
 	Report   *sessionsec.Report            `json:"report,omitempty"`
 	Status   *sessionsec.MigrationStatus   `json:"status,omitempty"`
 	Rollback *sessionsec.RollbackResult    `json:"rollback,omitempty"`
@@ -547,7 +580,7 @@ func finish(stdout, stderr io.Writer, o options, cmd string, tgt *target, res *r
 		}
 		if res != nil {
 			out.Report, out.Status, out.Rollback, out.Files, out.Message = res.Report, res.Status, res.Rollback, res.Files, res.Message
-			out.Task, out.Metrics, out.Plan = res.Task, res.Metrics, res.Plan
+			out.Task, out.Metrics, out.Plan, out.Up = res.Task, res.Metrics, res.Plan, res.Up
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -555,6 +588,9 @@ func finish(stdout, stderr io.Writer, o options, cmd string, tgt *target, res *r
 		return code
 	}
 	if res != nil {
+		if res.Up != nil {
+			fmt.Fprintln(stdout, res.Up)
+		}
 		if res.Rollback != nil {
 			fmt.Fprintln(stdout, res.Rollback)
 		}
