@@ -120,7 +120,8 @@ func parseDatabase(raw, mode string) (*target, error) {
 		q := u.Query()
 		table := takeXParams(q)
 		u.RawQuery = ""
-		path := strings.TrimPrefix(u.String(), scheme+"://")
+		// (golang-migrate would open a file named "sqlite:" for a bare "sqlite://": refused here.)
+		path := strings.TrimPrefix(strings.TrimPrefix(u.String(), scheme+":"), "//")
 		if path == "" {
 			return nil, &urlError{URL: Redact(raw), Reason: "a sqlite URL needs a file path", Fix: "e.g. " + defaultSQLite}
 		}
@@ -225,7 +226,7 @@ func registerTLS(q url.Values) error {
 var anyQuoted = regexp.MustCompile(`'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"`)
 
 // secretKeys are the parameter names whose values are redacted in every form.
-var secretKeys = `password|passwd|pass|pwd|sslpassword|sslkey|secret|token|api_key|apikey`
+var secretKeys = `password|passwd|pass|pwd|sslpassword|sslkey|secret|token|api_key|apikey|_auth_pass`
 
 // keyValue is key=value in URL queries and keyword DSNs ("host=x password=y", "?password=y&...",
 // "password='p w'").

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -12,6 +14,10 @@ import (
 	"testing"
 	"time"
 	"unicode"
+
+	"github.com/go-sql-driver/mysql"
+	migratemysql "github.com/golang-migrate/migrate/v4/database/mysql"
+	"github.com/lib/pq"
 
 	"github.com/agui-go/sessionsec"
 	"github.com/agui-go/sessionsec/internal/testdb"
@@ -74,9 +80,9 @@ func FuzzRedact(f *testing.F) {
 }
 
 func TestParseDatabase(t *testing.T) {
-	tg, err := parseDatabase("mysql://root:pw@127.0.0.1:3307/app?x-migrations-table=mine&x-statement-timeout=5000", "rw")
+	tg, err := parseDatabase("mysql://root:pw@tcp(127.0.0.1:3307)/app?x-migrations-table=mine&x-statement-timeout=5000", "rw")
 	if err != nil || !strings.Contains(tg.dsn, "tcp(127.0.0.1:3307)") || strings.Contains(tg.dsn, "x-") || tg.migrationsTable != "mine" {
-		t.Fatalf("mysql host:port form: %+v %v", tg, err)
+		t.Fatalf("mysql: %+v %v", tg, err)
 	}
 	tg, err = parseDatabase("postgres://u:pw@h/app?sslmode=disable&x-migrations-table=mine&x-multi-statement=false", "rw")
 	if err != nil || strings.Contains(tg.dsn, "x-") || tg.migrationsTable != "mine" || strings.Contains(tg.shown, "pw") {
@@ -361,4 +367,170 @@ func TestREADMEReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys(m)
+}
+
+// TestParseDatabaseLikeGolangMigrate: mysql:// URLs are read as golang-migrate's mysql driver reads
+// them. Each case is also handed to that driver (its Open parses, then dials 127.0.0.1:1, which refuses):
+// a URL it accepts fails on the dial, one it rejects fails before it - the command must agree.
+func TestParseDatabaseLikeGolangMigrate(t *testing.T) {
+	const addr = "127.0.0.1:1"
+	cases := []struct {
+		name, url    string
+		user, passwd string // want, when accepted
+		table        string
+		rejected     bool
+	}{
+		{name: "percent-encoded password", url: "mysql://app:p%40s%2Fs%3Fw%25d%3A@tcp(" + addr + ")/app", user: "app", passwd: "p@s/s?w%d:"},
+		{name: "encoded user", url: "mysql://a%40pp:pw@tcp(" + addr + ")/app", user: "a@pp", passwd: "pw"},
+		{name: "raw @ then / in the password", url: "mysql://app:p@s/s@tcp(" + addr + ")/app", user: "app", passwd: "p@s/s"},
+		{name: "raw @ then ? in the password", url: "mysql://app:p@s?s@tcp(" + addr + ")/app", user: "app", passwd: "p@s?s"},
+		{name: "raw : in the password", url: "mysql://app:a:b@tcp(" + addr + ")/app", user: "app", passwd: "a:b"},
+		{name: "raw + is a space", url: "mysql://app:a+b@tcp(" + addr + ")/app", user: "app", passwd: "a b"},
+		{name: "x- parameters", url: "mysql://app:pw@tcp(" + addr + ")/app?x-migrations-table=mine&x-statement-timeout=5000", user: "app", passwd: "pw", table: "mine"},
+		{name: "no password", url: "mysql://app@tcp(" + addr + ")/app", user: "app"},
+		{name: "bad escape in the password", url: "mysql://app:s3cr%zzet@tcp(" + addr + ")/app", rejected: true},
+		{name: "host:port without tcp()", url: "mysql://app:s3cret@" + addr + "/app", rejected: true},
+		{name: "no database part", url: "mysql://app:s3cret@tcp(" + addr + ")", rejected: true},
+		{name: "raw / in a parameter", url: "mysql://app:s3cret@tcp(" + addr + ")/app?x-migrations-table=a/b", rejected: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, gmErr := (&migratemysql.Mysql{}).Open(c.url)
+			var opErr *net.OpError
+			if gmAccepts := errors.As(gmErr, &opErr); gmAccepts == c.rejected {
+				t.Fatalf("golang-migrate's mysql driver disagrees with the case (rejected=%v): %v", c.rejected, gmErr)
+			}
+			tg, err := parseDatabase(c.url, "rw")
+			if c.rejected {
+				var ue *urlError
+				if err == nil || !errors.Is(err, errDatabaseURL) || !errors.Is(err, errUsage) || !errors.As(err, &ue) {
+					t.Fatalf("accepted, or not a typed error: %+v %v", tg, err)
+				}
+				if strings.Contains(err.Error(), "s3cr") {
+					t.Fatalf("the password is in the error: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := mysql.ParseDSN(tg.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.User != c.user || cfg.Passwd != c.passwd || cfg.Addr != addr || cfg.DBName != "app" || !cfg.ParseTime {
+				t.Fatalf("got user %q password %q addr %q db %q parseTime %v", cfg.User, cfg.Passwd, cfg.Addr, cfg.DBName, cfg.ParseTime)
+			}
+			if tg.migrationsTable != c.table || strings.Contains(tg.dsn, "x-") {
+				t.Fatalf("x- parameters: table %q, dsn keeps them: %v", tg.migrationsTable, strings.Contains(tg.dsn, "x-"))
+			}
+			if c.passwd != "" && strings.Contains(tg.shown, c.passwd) {
+				t.Fatalf("shown form keeps the password: %s", tg.shown)
+			}
+		})
+	}
+}
+
+// TestParseDatabaseRejects: postgres:// and sqlite:// URLs that golang-migrate's drivers cannot parse
+// (net/url) are refused with a typed error that does not show the password.
+func TestParseDatabaseRejects(t *testing.T) {
+	for _, raw := range []string{
+		"postgres://app:s3cr%zzet@h/app",
+		"postgres://app:s3cret@h:port/app",
+		"postgresql://app:s3cr et@h/app",
+		"sqlite://my file.db?_auth_pass=s3cret",
+		"sqlite://",
+		"oracle://app:s3cret@h/app",
+		"app:s3cret@h/app",
+	} {
+		tg, err := parseDatabase(raw, "rw")
+		if err == nil || !errors.Is(err, errDatabaseURL) {
+			t.Errorf("%s: %+v %v", Redact(raw), tg, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cr") {
+			t.Errorf("the password is in the error: %v", err)
+		}
+	}
+	// What net/url reads, golang-migrate reads: a percent-encoded password reaches lib/pq as the URL has it.
+	tg, err := parseDatabase("postgres://app:p%40s%2Fs%3Fw%25d@h:5432/app?sslmode=disable&x-migrations-table=t", "rw")
+	if err != nil || tg.user != "app" || tg.name != "app" || tg.host != "h:5432" || tg.migrationsTable != "t" || strings.Contains(tg.shown, "p%40s") {
+		t.Fatalf("%+v %v", tg, err)
+	}
+	conn, err := pq.ParseURL(tg.dsn) // lib/pq's own reading of the DSN it is given
+	if err != nil || !strings.Contains(conn, `password='p@s/s?w%d'`) || !strings.Contains(conn, "user='app'") {
+		t.Fatalf("lib/pq reads %q (%v)", conn, err)
+	}
+}
+
+// TestEncodedPasswordConnects: a user whose password holds @ / ? % : connects through a URL with the
+// password percent-encoded, on MySQL, MariaDB and PostgreSQL; a wrong password names the database,
+// server and user, never the password. (The PostgreSQL test server trusts loopback connections, so
+// there the proof is that the command worked as that user - it owns the tables up created - and the
+// wrong-password half runs where the server checks passwords; TestParseDatabaseRejects checks that
+// lib/pq reads the decoded password from the DSN.)
+func TestEncodedPasswordConnects(t *testing.T) {
+	const pw = "p@s/s?w%d:1"
+	testdb.Each(t, func(t *testing.T, d *testdb.DB) {
+		user := "cmd_" + strings.ToLower(strings.ReplaceAll(filepath.Base(d.Name), "-", "_"))
+		if len(user) > 32 {
+			user = user[:32]
+		}
+		var good, bad string
+		switch d.Server.Dialect {
+		case "mysql":
+			mustExec(t, d, "CREATE USER '"+user+"'@'%' IDENTIFIED BY '"+pw+"'")
+			t.Cleanup(func() { _, _ = d.DB.Exec("DROP USER '" + user + "'@'%'") })
+			mustExec(t, d, "GRANT ALL ON `"+d.Name+"`.* TO '"+user+"'@'%'")
+			_, rest, _ := strings.Cut(d.CLIURL, "@tcp(")
+			good = "mysql://" + user + ":" + url.QueryEscape(pw) + "@tcp(" + rest
+			bad = "mysql://" + user + ":" + url.QueryEscape(pw+"x") + "@tcp(" + rest
+		case "postgres":
+			mustExec(t, d, "CREATE ROLE "+user+" LOGIN PASSWORD '"+pw+"'")
+			t.Cleanup(func() { _, _ = d.DB.Exec("DROP OWNED BY " + user); _, _ = d.DB.Exec("DROP ROLE " + user) })
+			mustExec(t, d, "GRANT ALL ON SCHEMA public TO "+user)
+			u, err := url.Parse(d.CLIURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.User = url.UserPassword(user, pw)
+			good = u.String()
+			u.User = url.UserPassword(user, pw+"x")
+			bad = u.String()
+		default:
+			t.Skip("SQLite has no users or passwords")
+		}
+		if !strings.Contains(good, "%40") || !strings.Contains(good, "%2F") {
+			t.Fatalf("the URL does not percent-encode the password: %s", Redact(good))
+		}
+		dir := t.TempDir()
+		r := runCmd(t, dir, nil, "", "-database", good, "status")
+		if r.code != 0 {
+			t.Fatalf("status with the encoded password: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if d.Server.Dialect == "postgres" {
+			if r := runCmd(t, dir, nil, "", "-database", good, "up"); r.code != 0 {
+				t.Fatalf("up as %s: exit %d\n%s", user, r.code, r.stderr)
+			}
+			var owner string
+			if err := d.DB.QueryRow("SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'sessions'").Scan(&owner); err != nil || owner != user {
+				t.Fatalf("the session table's owner is %q (%v), want %s: the command did not connect as the URL's user", owner, err, user)
+			}
+			if r := runCmd(t, dir, nil, "", "-database", bad, "status"); r.code == 0 {
+				t.Logf("PostgreSQL accepted a wrong password (trust authentication on loopback): the wrong-password half needs password authentication")
+				return
+			}
+		}
+		r = runCmd(t, dir, nil, "", "-database", bad, "status", "-json")
+		out := jsonOf(t, r)
+		msg, _ := out["error"].(string)
+		if r.code != 3 || !strings.Contains(msg, `as user "`+user+`"`) || !strings.Contains(msg, filepath.Base(d.Name)) {
+			t.Fatalf("a wrong password: exit %d, error %q", r.code, msg)
+		}
+		for _, secret := range []string{pw, url.QueryEscape(pw), "p@s", "p%40s"} {
+			if strings.Contains(r.stdout+r.stderr, secret) {
+				t.Fatalf("the password (%s) reached the output:\n%s%s", secret, r.stdout, r.stderr)
+			}
+		}
+	})
 }
