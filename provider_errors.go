@@ -193,7 +193,8 @@ func (e *MaintenanceError) Error() string {
 	next := "run it again to continue"
 	switch e.refused {
 	case ErrPrivileges:
-		next = "the database user lacks a privilege the task needs: grant the one the server names, then run it again"
+		next = "the database user lacks a privilege the task needs: grant it SELECT, INSERT, UPDATE and DELETE on the session, " +
+			"archive and audit-log tables and EXECUTE on the change's procedures, then run the task again"
 	case ErrReadOnly:
 		next = "the server is read-only: run the task on the primary"
 	}

@@ -463,6 +463,74 @@ func TestParseDatabaseRejects(t *testing.T) {
 	}
 }
 
+// newUser creates a user of the test database with password pw and the given privileges on it
+// (MySQL: on the database's tables and routines; PostgreSQL: on the schema public), and returns its
+// name and the -database URL with the password percent-encoded, right and wrong.
+func newUser(t *testing.T, d *testdb.DB, pw, grant string) (user, good, bad string) {
+	t.Helper()
+	user = "cmd_" + strings.ToLower(strings.ReplaceAll(filepath.Base(d.Name), "-", "_"))
+	if len(user) > 32 {
+		user = user[:32]
+	}
+	switch d.Server.Dialect {
+	case "mysql":
+		mustExec(t, d, "CREATE USER '"+user+"'@'%' IDENTIFIED BY '"+pw+"'")
+		t.Cleanup(func() { _, _ = d.DB.Exec("DROP USER '" + user + "'@'%'") })
+		mustExec(t, d, "GRANT "+grant+" ON `"+d.Name+"`.* TO '"+user+"'@'%'")
+		_, rest, _ := strings.Cut(d.CLIURL, "@tcp(")
+		good = "mysql://" + user + ":" + url.QueryEscape(pw) + "@tcp(" + rest
+		bad = "mysql://" + user + ":" + url.QueryEscape(pw+"x") + "@tcp(" + rest
+	case "postgres":
+		mustExec(t, d, "CREATE ROLE "+user+" LOGIN PASSWORD '"+pw+"'")
+		t.Cleanup(func() { _, _ = d.DB.Exec("DROP OWNED BY " + user); _, _ = d.DB.Exec("DROP ROLE " + user) })
+		if grant == "ALL" {
+			mustExec(t, d, "GRANT ALL ON SCHEMA public TO "+user)
+		} else {
+			mustExec(t, d, "GRANT "+grant+" ON ALL TABLES IN SCHEMA public TO "+user)
+		}
+		u, err := url.Parse(d.CLIURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.UserPassword(user, pw)
+		good = u.String()
+		u.User = url.UserPassword(user, pw+"x")
+		bad = u.String()
+	default:
+		t.Fatalf("no users on %s", d.Server.Name)
+	}
+	return user, good, bad
+}
+
+// TestRefusedTaskExits3: a maintenance task the server refuses for lack of a privilege exits 3 (the
+// README's "not permitted") and says to grant it, not 1 with "run it again".
+func TestRefusedTaskExits3(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, d *testdb.DB) {
+		if d.Server.Dialect == "sqlite" {
+			t.Skip("SQLite has no privileges, and the tests run as root, whom a read-only file does not stop")
+		}
+		dir := t.TempDir()
+		if r := runCmd(t, dir, nil, "", "-database", d.CLIURL, "up"); r.code != 0 {
+			t.Fatalf("up: %d\n%s", r.code, r.stderr)
+		}
+		mustExec(t, d, "INSERT INTO sessions (session_id, user_id, created_at, last_accessed_at, expires_at) VALUES ('old', 'u0', '2020-01-01 00:00:00', '2020-01-01 00:00:00', '2020-01-02 00:00:00')")
+		_, url, _ := newUser(t, d, "Read0nly!", "SELECT")
+		for _, task := range []string{"cleanup", "archive"} {
+			r := runCmd(t, dir, nil, "", "-database", url, task, "-json")
+			out := jsonOf(t, r)
+			msg, _ := out["error"].(string)
+			t.Logf("%s: %s", task, msg)
+			if r.code != 3 || out["exit"].(float64) != 3 || !strings.Contains(msg, "grant") || strings.Contains(msg, "run it again to continue") {
+				t.Fatalf("%s as a SELECT-only user: exit %d, error %q", task, r.code, msg)
+			}
+		}
+		var n int
+		if err := d.DB.QueryRow("SELECT COUNT(*) FROM sessions").Scan(&n); err != nil || n != 1 {
+			t.Fatalf("sessions: %d %v", n, err)
+		}
+	})
+}
+
 // TestEncodedPasswordConnects: a user whose password holds @ / ? % : connects through a URL with the
 // password percent-encoded, on MySQL, MariaDB and PostgreSQL; a wrong password names the database,
 // server and user, never the password. (The PostgreSQL test server trusts loopback connections, so
@@ -472,34 +540,10 @@ func TestParseDatabaseRejects(t *testing.T) {
 func TestEncodedPasswordConnects(t *testing.T) {
 	const pw = "p@s/s?w%d:1"
 	testdb.Each(t, func(t *testing.T, d *testdb.DB) {
-		user := "cmd_" + strings.ToLower(strings.ReplaceAll(filepath.Base(d.Name), "-", "_"))
-		if len(user) > 32 {
-			user = user[:32]
-		}
-		var good, bad string
-		switch d.Server.Dialect {
-		case "mysql":
-			mustExec(t, d, "CREATE USER '"+user+"'@'%' IDENTIFIED BY '"+pw+"'")
-			t.Cleanup(func() { _, _ = d.DB.Exec("DROP USER '" + user + "'@'%'") })
-			mustExec(t, d, "GRANT ALL ON `"+d.Name+"`.* TO '"+user+"'@'%'")
-			_, rest, _ := strings.Cut(d.CLIURL, "@tcp(")
-			good = "mysql://" + user + ":" + url.QueryEscape(pw) + "@tcp(" + rest
-			bad = "mysql://" + user + ":" + url.QueryEscape(pw+"x") + "@tcp(" + rest
-		case "postgres":
-			mustExec(t, d, "CREATE ROLE "+user+" LOGIN PASSWORD '"+pw+"'")
-			t.Cleanup(func() { _, _ = d.DB.Exec("DROP OWNED BY " + user); _, _ = d.DB.Exec("DROP ROLE " + user) })
-			mustExec(t, d, "GRANT ALL ON SCHEMA public TO "+user)
-			u, err := url.Parse(d.CLIURL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			u.User = url.UserPassword(user, pw)
-			good = u.String()
-			u.User = url.UserPassword(user, pw+"x")
-			bad = u.String()
-		default:
+		if d.Server.Dialect == "sqlite" {
 			t.Skip("SQLite has no users or passwords")
 		}
+		user, good, bad := newUser(t, d, pw, "ALL")
 		if !strings.Contains(good, "%40") || !strings.Contains(good, "%2F") {
 			t.Fatalf("the URL does not percent-encode the password: %s", Redact(good))
 		}
