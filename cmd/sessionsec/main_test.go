@@ -269,6 +269,11 @@ func TestWrongTargets(t *testing.T) {
 		{"missing sqlite file, validate", nil, []string{"validate", "-database", "sqlite://" + filepath.Join(dir, "typo.db")}, 3, "only up creates one"},
 		{"unreachable server", nil, []string{"-database", "mysql://root:pw@tcp(127.0.0.1:1)/x", "status"}, 3, "no usable database"},
 		{"bad layout", nil, []string{"-layout", "nope", "status"}, 2, "want spec or agui"},
+		{"bad columns", nil, []string{"-columns", "owner=x", "status"}, 2, "is not role=column"},
+		{"mysql host:port", nil, []string{"-database", "mysql://root:pw@127.0.0.1:3306/x", "status"}, 2, "tcp(host:port)"},
+		{"bad escape in a password", nil, []string{"-database", "mysql://root:pw%zz@tcp(127.0.0.1:3306)/x", "status"}, 2, "percent-encode"},
+		{"unreachable mysql names what was tried", nil, []string{"-database", "mysql://root:pw@tcp(127.0.0.1:1)/x", "status"}, 3, `tried database "x" on 127.0.0.1:1 as user "root"`},
+		{"unreachable postgres names what was tried", nil, []string{"-database", "postgres://bob:pw@127.0.0.1:1/app?sslmode=disable", "status"}, 3, `tried database "app" on 127.0.0.1:1 as user "bob"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -276,8 +281,18 @@ func TestWrongTargets(t *testing.T) {
 			if r.code != c.code || !strings.Contains(r.stderr+r.stdout, c.says) {
 				t.Fatalf("exit %d (want %d), output:\n%s%s", r.code, c.code, r.stdout, r.stderr)
 			}
-			if strings.Contains(r.stderr, ":pw@") {
+			if strings.Contains(r.stderr, ":pw@") || strings.Contains(r.stderr, "pw%zz") {
 				t.Fatalf("a password reached the output: %s", r.stderr)
+			}
+			// With -json the same failure is one JSON object on stdout, whenever it is caught.
+			r = runCmd(t, dir, c.env, "", append(c.args, "-json")...)
+			out := jsonOf(t, r)
+			msg, _ := out["error"].(string)
+			if r.code != c.code || out["ok"] != false || out["exit"].(float64) != float64(c.code) || !strings.Contains(msg, c.says) {
+				t.Fatalf("-json: exit %d, %v", r.code, out)
+			}
+			if strings.Contains(r.stdout, ":pw@") || strings.Contains(r.stdout, "pw%zz") {
+				t.Fatalf("a password reached the JSON: %s", r.stdout)
 			}
 		})
 	}
@@ -307,6 +322,14 @@ func TestWrongTargets(t *testing.T) {
 	}
 	if r := runCmd(t, dir, nil, "", "validate"); r.code != 0 {
 		t.Fatalf("validate on the default: %d\n%s", r.code, r.stderr)
+	}
+	// The rollback prompt, answered without a terminal (no echoed Enter), ends its line before the next
+	// message.
+	for _, answer := range []string{"", "no", "no\n"} {
+		r := runCmd(t, dir, nil, answer, "rollback")
+		if r.code != 2 || !strings.Contains(r.stderr, "Type yes to go on: \n") {
+			t.Fatalf("rollback answered %q: exit %d, the prompt's line is not ended:\n%s", answer, r.code, r.stderr)
+		}
 	}
 }
 
