@@ -190,9 +190,33 @@ func TestCommandOnEveryDialect(t *testing.T) {
 		if out["ok"] != true || out["report"] == nil {
 			t.Fatalf("up --json: %v", out)
 		}
+		if strings.Contains(r.stderr, "adapted") || strings.Contains(r.stderr, "replaced") {
+			t.Fatalf("a fresh up claims it adopted or replaced something:\n%s", r.stderr)
+		}
+		// up says where it started, where it ended and what it ran; a second up, that nothing was pending.
+		up := out["up"].(map[string]any)
+		if up["from"].(float64) != 0 || up["to"].(float64) != 21 || len(up["steps"].([]any)) != 21 || up["steps"].([]any)[9] != "000010_backfill" {
+			t.Fatalf("up --json: %v", up)
+		}
+		if q := out["report"].(map[string]any)["queries"].(float64); q < 3 {
+			t.Fatalf("report.queries = %v: Validate sent more statements than that", q)
+		}
+		r = must(0, append(db, "up", "-json")...)
+		if up := jsonOf(t, r)["up"].(map[string]any); up["from"].(float64) != 21 || up["to"].(float64) != 21 || len(up["steps"].([]any)) != 0 {
+			t.Fatalf("a second up --json: %v", up)
+		}
+		noNull(t, r.stdout)
+		r = must(0, append(db, "up")...)
+		requireOut(t, r.stdout, "up: nothing was pending (version 21)")
+		requireOut(t, r.stderr, "nothing pending")
+		if strings.Contains(r.stderr, "adapted") || strings.Contains(r.stderr, "replaced") {
+			t.Fatalf("a no-op up claims work:\n%s", r.stderr)
+		}
 		must(0, append(db, "validate")...)
 		requireOut(t, must(0, append(db, "plan")...).stdout, "0 step(s) pending")
-		st := jsonOf(t, must(0, append(db, "status", "-json")...))
+		r = must(0, append(db, "status", "-json")...)
+		noNull(t, r.stdout) // nothing pending: [] not null
+		st := jsonOf(t, r)
 		if st["status"].(map[string]any)["version"].(float64) < 21 {
 			t.Fatalf("status: %v", st)
 		}
@@ -223,7 +247,9 @@ func TestCommandOnEveryDialect(t *testing.T) {
 		requireOut(t, r.stderr, "-yes")
 		must(0, append(db, "validate")...)
 		mustExec(t, d, "INSERT INTO sessions (session_id, user_id) VALUES ('s1', 'u1')")
-		rb := jsonOf(t, must(0, append(db, "rollback", "-yes", "-json")...))
+		r = must(0, append(db, "rollback", "-yes", "-json")...)
+		noNull(t, r.stdout)
+		rb := jsonOf(t, r)
 		kept := rb["rollback"].(map[string]any)["kept"]
 		if kept == nil || len(kept.([]any)) == 0 {
 			t.Fatalf("rollback kept nothing: %v", rb)
@@ -234,6 +260,14 @@ func TestCommandOnEveryDialect(t *testing.T) {
 			t.Fatal("a command with -database created the embedded default file")
 		}
 	})
+}
+
+// noNull fails on a null in -json output: lists are [] when empty, objects are left out.
+func noNull(t *testing.T, out string) {
+	t.Helper()
+	if strings.Contains(out, "null") {
+		t.Fatalf("-json output has a null:\n%s", out)
+	}
 }
 
 func mustExec(t *testing.T, d *testdb.DB, q string) {
