@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -632,6 +636,73 @@ func TestEncodedPasswordConnects(t *testing.T) {
 			if strings.Contains(r.stdout+r.stderr, secret) {
 				t.Fatalf("the password (%s) reached the output:\n%s%s", secret, r.stdout, r.stderr)
 			}
+		}
+	})
+}
+
+// TestProgressBars draws the bars into a buffer as on a terminal: the first rate is rows over the time
+// since the work started (not one batch over a few microseconds), the label names the step running
+// (not the one before), and the final state stays on screen, on a line of its own.
+func TestProgressBars(t *testing.T) {
+	rates := func(out string) []float64 {
+		var rs []float64
+		for _, m := range regexp.MustCompile(`(\d+) rows/s`).FindAllStringSubmatch(out, -1) {
+			r, _ := strconv.ParseFloat(m[1], 64)
+			rs = append(rs, r)
+		}
+		return rs
+	}
+	lastFrame := func(out string) string {
+		out = strings.TrimRight(out, "\n")
+		return out[strings.LastIndexAny(out, "\r\n")+1:]
+	}
+	t.Run("task", func(t *testing.T) {
+		var buf bytes.Buffer
+		p := newProgress(&buf, true, slog.Default(), "cleanup", -1, "rows")
+		time.Sleep(300 * time.Millisecond) // the first batch takes a while
+		p.report(sessionsec.Progress{Task: "cleanup", Unit: sessionsec.UnitRows, Done: 3000, Elapsed: 300 * time.Millisecond})
+		time.Sleep(150 * time.Millisecond)
+		p.report(sessionsec.Progress{Task: "cleanup", Unit: sessionsec.UnitRows, Done: 4500, Elapsed: 450 * time.Millisecond})
+		p.finish(nil)
+		rs := rates(buf.String())
+		// 3000 rows in 0.3 s is 10,000 rows/s; allow for a slow machine, not for a factor of 1000.
+		if len(rs) == 0 || slices.Max(rs) > 20_000 {
+			t.Fatalf("rates %v:\n%q", rs, buf.String())
+		}
+		if !strings.HasSuffix(buf.String(), "\n") || !strings.Contains(lastFrame(buf.String()), "4500") {
+			t.Fatalf("the final state is not left on screen on a line of its own:\n%q", buf.String())
+		}
+	})
+	t.Run("steps", func(t *testing.T) {
+		bf := backfillVersion()
+		steps := []sessionsec.Step{{Version: bf - 1, Name: "create_backfill_procedure"}, {Version: bf, Name: "backfill"}, {Version: bf + 1, Name: "idx_sessions_security_hash"}}
+		var buf bytes.Buffer
+		p := stepsProgress(&buf, true, "migrate", steps)
+		if !strings.Contains(buf.String(), "migrate 1/3 create_backfill_procedure") {
+			t.Fatalf("the first label does not name the first step:\n%q", buf.String())
+		}
+		time.Sleep(150 * time.Millisecond)
+		p.migration(sessionsec.Progress{Task: "migrate", Version: bf - 1, Step: "create_backfill_procedure", Unit: sessionsec.UnitSteps, Done: 1, Total: 1, Final: true})
+		if !regexp.MustCompile(`migrate 2/3 backfill[^\r\n]*\(1/3`).MatchString(buf.String()) {
+			t.Fatalf("the frame that counts step 1 done does not name step 2:\n%q", buf.String())
+		}
+		time.Sleep(300 * time.Millisecond)
+		p.migration(sessionsec.Progress{Task: "migrate", Version: bf, Step: "backfill", Unit: sessionsec.UnitRows, Done: 3000, Total: 6000, Elapsed: 300 * time.Millisecond})
+		time.Sleep(150 * time.Millisecond)
+		p.migration(sessionsec.Progress{Task: "migrate", Version: bf, Step: "backfill", Unit: sessionsec.UnitRows, Done: 6000, Total: 6000, Final: true})
+		p.migration(sessionsec.Progress{Task: "migrate", Version: bf, Step: "backfill", Unit: sessionsec.UnitSteps, Done: 1, Total: 1, Final: true})
+		time.Sleep(150 * time.Millisecond)
+		p.migration(sessionsec.Progress{Task: "migrate", Version: bf + 1, Step: "idx", Unit: sessionsec.UnitSteps, Done: 1, Total: 1, Final: true})
+		p.finish(nil)
+		out := buf.String()
+		if rs := rates(out); len(rs) == 0 || slices.Max(rs) > 20_000 {
+			t.Fatalf("backfill rates %v:\n%q", rs, out)
+		}
+		if !strings.Contains(out, "6000/6000") {
+			t.Fatalf("the backfill's final count is not on screen:\n%q", out)
+		}
+		if last := lastFrame(out); !strings.Contains(last, "migrate: done") || !strings.Contains(last, "3/3") || !strings.HasSuffix(out, "\n") {
+			t.Fatalf("the final state is not on screen (last frame %q):\n%q", last, out)
 		}
 	})
 }

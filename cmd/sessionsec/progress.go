@@ -44,6 +44,11 @@ func isTerminal(w any) bool {
 // whether to draw a bar (stderr is a terminal) or to log.
 func newProgress(w io.Writer, bars bool, logger *slog.Logger, what string, total int64, unit string) *progress {
 	p := &progress{logger: logger, w: w}
+	throttle := 100 * time.Millisecond
+	if unit == "steps" {
+		// A few dozen updates: draw each, or a label change right after a count would be dropped.
+		throttle = 0
+	}
 	if bars {
 		p.bar = progressbar.NewOptions64(total,
 			progressbar.OptionSetWriter(w),
@@ -52,7 +57,7 @@ func newProgress(w io.Writer, bars bool, logger *slog.Logger, what string, total
 			progressbar.OptionShowIts(),
 			progressbar.OptionSetItsString(unit),
 			progressbar.OptionSetPredictTime(total > 0),
-			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionThrottle(throttle),
 			// The final state stays on screen, and whatever follows starts on a line of its own.
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
 		)
@@ -133,24 +138,32 @@ func stepsProgress(stderr io.Writer, bars bool, what string, steps []sessionsec.
 	if total == 0 {
 		total = -1
 	}
-	p := newProgress(stderr, bars, slog.Default(), what, total, "steps")
+	p := &progress{task: what, steps: steps}
+	p = newProgress(stderr, bars, slog.Default(), p.label(), total, "steps")
 	p.task, p.steps = what, steps
-	p.begin()
+	p.startRows()
 	return p
 }
 
-// begin labels the bar with the step about to run; before the backfill (on a terminal) it opens the
-// rows bar, so that its clock starts with the backfill.
-func (p *progress) begin() {
-	if p.bar == nil || p.next >= len(p.steps) {
+// label names the step running: "migrate 7/21 create_insert_trigger".
+func (p *progress) label() string {
+	if len(p.steps) == 0 {
+		return p.task
+	}
+	if p.next >= len(p.steps) {
+		return p.task + ": done"
+	}
+	return fmt.Sprintf("%s %d/%d %s", p.task, p.next+1, len(p.steps), p.steps[p.next].Name)
+}
+
+// startRows opens the rows bar when the step about to run is the backfill, so that its clock starts
+// with the backfill.
+func (p *progress) startRows() {
+	if p.bar == nil || p.next >= len(p.steps) || p.task != "migrate" || p.steps[p.next].Version != backfillVersion() {
 		return
 	}
-	s := p.steps[p.next]
-	p.bar.Describe(fmt.Sprintf("%s %d/%d %s", p.task, p.next+1, len(p.steps), s.Name))
-	if p.task == "migrate" && s.Version == backfillVersion() {
-		fmt.Fprintln(p.w) // the steps bar keeps its line; the rows bar gets the next one
-		p.rows = newProgress(p.w, true, p.logger, "backfill", -1, "rows")
-	}
+	fmt.Fprintln(p.w) // the steps bar keeps its line; the rows bar gets the next one
+	p.rows = newProgress(p.w, true, p.logger, "backfill", -1, "rows")
 }
 
 // backfillVersion is the version of the step that fills pre-existing rows.
@@ -180,11 +193,13 @@ func (p *progress) migration(pr sessionsec.Progress) {
 		p.rows.finish(nil)
 		p.rows = nil
 	}
-	_ = p.bar.Add64(pr.Done)
 	if i := slices.IndexFunc(p.steps, func(s sessionsec.Step) bool { return s.Version == pr.Version }); i >= 0 {
 		p.next = i + 1
 	}
-	p.begin()
+	// The label changes before the count is drawn: the frame that shows a step done names the next.
+	p.bar.Describe(p.label())
+	_ = p.bar.Add64(pr.Done)
+	p.startRows()
 }
 
 // statusFor reads the status for the steps bar; a failure leaves the bar without steps (the call that
