@@ -369,17 +369,23 @@ type upResult struct {
 	From  uint     `json:"from"`  // the version before (0: none)
 	To    uint     `json:"to"`    // the version after
 	Steps []string `json:"steps"` // the steps run, e.g. "000010_backfill"; empty when nothing was pending
+	// failed: the migration stopped at an error; Steps are those done before it.
+	failed bool
 }
 
 func (u *upResult) String() string {
-	if len(u.Steps) == 0 {
+	if len(u.Steps) == 0 && !u.failed {
 		return fmt.Sprintf("up: nothing was pending (version %d)", u.To)
 	}
 	from := "no version"
 	if u.From > 0 {
 		from = fmt.Sprintf("version %d", u.From)
 	}
-	return fmt.Sprintf("up: %d step(s) applied, from %s to version %d", len(u.Steps), from, u.To)
+	done := "applied"
+	if u.failed {
+		done = "applied before the failure"
+	}
+	return fmt.Sprintf("up: %d step(s) %s, from %s to version %d", len(u.Steps), done, from, u.To)
 }
 
 // result is what a command reports, as text and as JSON.
@@ -416,7 +422,12 @@ func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options,
 		}))...)
 		bar.finish(err)
 		if err != nil {
-			return nil, err
+			// What ran before the failure stays applied: say so (to is where the version table stands).
+			up.failed = true
+			if st := statusFor(ctx, p); st != nil && st.HasVersion {
+				up.To = st.Version
+			}
+			return &result{Up: up}, err
 		}
 		rep, err := p.Validate(ctx)
 		if rep != nil {
@@ -504,7 +515,6 @@ func generate(o options, stdout, stderr io.Writer) int {
 		err = fmt.Errorf("%w: generate needs -dialect (mysql, postgres, sqlite) and -out, or -database", errUsage)
 	}
 	if err != nil {
-		o.asJSON = o.asJSON || jsonAsked(os.Args[1:])
 		return finish(stdout, stderr, o, "generate", &target{shown: "(none)"}, nil, fmt.Errorf("sessionsec: %w", err))
 	}
 	files, err := sessionsec.Files(o.dialect, *l)
