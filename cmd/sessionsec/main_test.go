@@ -657,7 +657,7 @@ func TestProgressBars(t *testing.T) {
 		return out[strings.LastIndexAny(out, "\r\n")+1:]
 	}
 	t.Run("task", func(t *testing.T) {
-		var buf bytes.Buffer
+		var buf lockedBuffer
 		p := newProgress(&buf, true, slog.Default(), "cleanup", -1, "rows")
 		time.Sleep(300 * time.Millisecond) // the first batch takes a while
 		p.report(sessionsec.Progress{Task: "cleanup", Unit: sessionsec.UnitRows, Done: 3000, Elapsed: 300 * time.Millisecond})
@@ -676,7 +676,7 @@ func TestProgressBars(t *testing.T) {
 	t.Run("steps", func(t *testing.T) {
 		bf := backfillVersion()
 		steps := []sessionsec.Step{{Version: bf - 1, Name: "create_backfill_procedure"}, {Version: bf, Name: "backfill"}, {Version: bf + 1, Name: "idx_sessions_security_hash"}}
-		var buf bytes.Buffer
+		var buf lockedBuffer
 		p := stepsProgress(&buf, true, "migrate", steps)
 		if !strings.Contains(buf.String(), "migrate 1/3 create_backfill_procedure") {
 			t.Fatalf("the first label does not name the first step:\n%q", buf.String())
@@ -705,4 +705,22 @@ func TestProgressBars(t *testing.T) {
 			t.Fatalf("the final state is not on screen (last frame %q):\n%q", last, out)
 		}
 	})
+}
+
+// lockedBuffer is a bytes.Buffer the spinner's own goroutine can draw into while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
