@@ -137,7 +137,7 @@ func (p *Provider) maintain(ctx context.Context, o op, cfg config) (*Maintenance
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) || errors.As(err, &refused) {
 			return &m.res, err
 		}
-		return &m.res, &MaintenanceError{Task: task, Done: m.res, Err: p.serverError(err), Transient: p.d.IsLockTimeout(err)}
+		return &m.res, &MaintenanceError{Task: task, Done: m.res, Err: p.serverError(err), Transient: p.d.IsLockTimeout(err), refused: p.refusal(err)}
 	}
 	cfg.logger.InfoContext(ctx, "sessionsec: maintenance done", "task", task, "rows", m.res.Rows, "blocked", m.res.Blocked,
 		"batches", m.res.Batches, "duration", m.res.Duration.Round(time.Millisecond))

@@ -59,7 +59,11 @@ func (p *Provider) locked(ctx context.Context, cfg config) (*session, dialect.Ve
 func (p *Provider) migrate(ctx context.Context, cfg config) error {
 	want := latest(cfg)
 	st, err := p.d.ReadVersion(ctx, p.db, cfg.migrationsTable)
+	upToDateLog := func() {
+		cfg.logger.InfoContext(ctx, "sessionsec: nothing pending: the database is at the latest version", "version", want)
+	}
 	if err == nil && upToDate(st, want) && !cfg.reapply {
+		upToDateLog()
 		return nil // the common start-up case: one version read, no lock
 	}
 	s, st, err := p.locked(ctx, cfg)
@@ -68,6 +72,7 @@ func (p *Provider) migrate(ctx context.Context, cfg config) error {
 	}
 	defer s.close()
 	if upToDate(st, want) && !cfg.reapply {
+		upToDateLog()
 		return nil
 	}
 	f, err := p.inspect(ctx, s.conn, cfg)

@@ -141,6 +141,7 @@ type StepError struct {
 	Direction string // "up" or "down"
 	Err       error  // the server's error (golang-migrate's wrapper removed)
 	kind      error  // ErrStepFailed or ErrLockWait
+	refused   error  // ErrPrivileges or ErrReadOnly when the server refused the step, else nil
 }
 
 func (e *StepError) Error() string {
@@ -148,7 +149,14 @@ func (e *StepError) Error() string {
 }
 
 // Unwrap exposes the sentinel (ErrStepFailed or ErrLockWait) and the server's error.
-func (e *StepError) Unwrap() []error { return []error{e.kind, e.Err} }
+// A step the server refused for lack of a privilege, or because it is read-only, also matches
+// ErrPrivileges or ErrReadOnly.
+func (e *StepError) Unwrap() []error {
+	if e.refused != nil {
+		return []error{e.kind, e.refused, e.Err}
+	}
+	return []error{e.kind, e.Err}
+}
 
 // DirtyError reports an interrupted step that could not be finished automatically, with the command that fixes it.
 type DirtyError struct {
@@ -185,11 +193,20 @@ type MaintenanceError struct {
 	// Transient: the error was a lock wait or deadlock that outlasted the retries, which running the
 	// task again (later) can get past; otherwise the cause must be fixed first.
 	Transient bool
+	// refused is ErrPrivileges or ErrReadOnly when the server refused the task: running it again as
+	// it is cannot help.
+	refused error
 }
 
 func (e *MaintenanceError) Error() string {
 	next := "fix the cause above, then run it again to continue"
-	if e.Transient {
+	switch {
+	case e.refused == ErrPrivileges:
+		next = "the database user lacks a privilege the task needs: grant it SELECT, INSERT, UPDATE and DELETE on the session, " +
+			"archive and audit-log tables and EXECUTE on the change's procedures, then run the task again"
+	case e.refused == ErrReadOnly:
+		next = "the server is read-only: run the task on the primary"
+	case e.Transient:
 		next = "other sessions held the rows' locks through every retry: run it again when the load is lower"
 	}
 	return fmt.Sprintf("sessionsec: %s failed after %d batch(es) (%d row(s), kept): %v; %s", e.Task, e.Done.Batches, e.Done.Rows, e.Err, next)
@@ -212,8 +229,25 @@ func (e *ArchiveError) Error() string {
 // Unwrap makes errors.Is(err, ErrArchiveMismatch) true.
 func (e *ArchiveError) Unwrap() error { return ErrArchiveMismatch }
 
-// Unwrap exposes ErrMaintenance and the server's error.
-func (e *MaintenanceError) Unwrap() []error { return []error{ErrMaintenance, e.Err} }
+// Unwrap exposes ErrMaintenance and the server's error, and ErrPrivileges or ErrReadOnly when the
+// server refused the task.
+func (e *MaintenanceError) Unwrap() []error {
+	if e.refused != nil {
+		return []error{ErrMaintenance, e.refused, e.Err}
+	}
+	return []error{ErrMaintenance, e.Err}
+}
+
+// refusal is ErrPrivileges or ErrReadOnly when the server refused err's statement, else nil.
+func (p *Provider) refusal(err error) error {
+	switch p.d.Refusal(err) {
+	case dialect.KindPrivileges:
+		return ErrPrivileges
+	case dialect.KindReadOnly:
+		return ErrReadOnly
+	}
+	return nil
+}
 
 // ValidationError carries Validate's report when it found problems.
 type ValidationError struct{ Report *Report }

@@ -39,7 +39,8 @@ type Report struct {
 	// Notes are differences that do not stop the change from working: an adopted column with another
 	// type or comment, archive columns behind the session table's.
 	Notes []string `json:"notes"`
-	// Queries is how many catalog queries the check took.
+	// Queries is how many statements the check sent to the server (the version table and the catalog
+	// queries; the connection's own set-up not counted): a cost to watch when Validate runs often.
 	Queries int `json:"queries"`
 }
 

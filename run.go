@@ -105,8 +105,16 @@ func planUp(d dialect.Dialect, f *facts, step schema.Step) action {
 		if got != nil && sameBody(got.Body, want.Body) && len(leftovers) == 0 {
 			return action{skip: true, why: "trigger " + want.Name + " is already there: adopted"}
 		}
+		if got == nil && len(leftovers) == 0 {
+			// Nothing to replace (ReplaceTrigger's CREATE OR REPLACE would do, but the file says what it is).
+			return action{file: true}
+		}
+		why := "trigger " + want.Name + " has an older definition: replaced"
+		if got == nil || sameBody(got.Body, want.Body) {
+			why = "trigger " + want.Name + ": an interrupted replacement left its stand-in: finished"
+		}
 		if stmts := d.ReplaceTrigger(t, f.srv, step, cat); stmts != nil {
-			return action{stmts: stmts, why: "trigger " + want.Name + " has an older definition or an interrupted replacement: replaced"}
+			return action{stmts: stmts, why: why}
 		}
 		return action{file: true}
 	case schema.StepRoutine:
@@ -235,7 +243,7 @@ func (r *runner) run(ctx context.Context, step schema.Step, up bool) error {
 			break
 		}
 		if !r.p.d.IsLockTimeout(err) {
-			return &StepError{Version: step.Version, Name: file, Direction: dir, kind: ErrStepFailed, Err: r.p.serverError(err)}
+			return &StepError{Version: step.Version, Name: file, Direction: dir, kind: ErrStepFailed, Err: r.p.serverError(err), refused: r.p.refusal(err)}
 		}
 		if attempt >= r.cfg.retries {
 			return &StepError{Version: step.Version, Name: file, Direction: dir, kind: ErrLockWait,

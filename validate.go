@@ -2,6 +2,7 @@ package sessionsec
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -74,8 +75,35 @@ func (p *Provider) validateCall(ctx context.Context, cfg config) (*Report, error
 	return rep, nil
 }
 
+// countingQuerier counts the statements sent through it, for Report.Queries.
+type countingQuerier struct {
+	q dialect.Querier
+	n int
+}
+
+func (c *countingQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	c.n++
+	return c.q.QueryContext(ctx, query, args...)
+}
+
+func (c *countingQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	c.n++
+	return c.q.QueryRowContext(ctx, query, args...)
+}
+
+func (c *countingQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	c.n++
+	return c.q.ExecContext(ctx, query, args...)
+}
+
 // validate checks the database against the objects of the applied steps (or their absence).
-func (p *Provider) validate(ctx context.Context, q dialect.Querier, cfg config, _ *facts) (*Report, error) {
+func (p *Provider) validate(ctx context.Context, conn dialect.Querier, cfg config, _ *facts) (rep *Report, err error) {
+	q := &countingQuerier{q: conn}
+	defer func() {
+		if rep != nil {
+			rep.Queries = q.n
+		}
+	}()
 	st, err := p.readVersion(ctx, q, cfg)
 	if err != nil {
 		return nil, err
@@ -85,7 +113,7 @@ func (p *Provider) validate(ctx context.Context, q dialect.Querier, cfg config, 
 		return nil, err
 	}
 	top := latest(cfg)
-	rep := &Report{Dialect: p.d.Name(), Server: f.srv.String(), Schema: f.cat.Schema, Layout: f.t.Layout.String(),
+	rep = &Report{Dialect: p.d.Name(), Server: f.srv.String(), Schema: f.cat.Schema, Layout: f.t.Layout.String(),
 		Version: st.Version, HasVersion: st.HasVersion, Dirty: st.Dirty, Latest: top, RolledBack: cfg.expectAbsent}
 	add := func(obj, want, got, fix string) {
 		rep.Problems = append(rep.Problems, Mismatch{Object: obj, Want: want, Got: got, Fix: fix})

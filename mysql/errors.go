@@ -7,6 +7,8 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/golang-migrate/migrate/v4/database"
+
+	"github.com/agui-go/sessionsec/internal/dialect"
 )
 
 // Server error numbers this package classifies.
@@ -20,6 +22,19 @@ const (
 	errNoSuchTable     = 1146 // ER_NO_SUCH_TABLE
 	errRowIsReferenced = 1451 // ER_ROW_IS_REFERENCED_2: a child row (FOREIGN KEY ... RESTRICT) blocks a DELETE
 )
+
+// Refusal sorts the access-denied errors (1044 database, 1045 login, 1142 table, 1143 column, 1227
+// SUPER-like, 1370 routine) and the read-only ones (1290 --read-only / super_read_only, 1792 a
+// read-only transaction, 1836 ER_READ_ONLY_MODE).
+func (Dialect) Refusal(err error) dialect.Kind {
+	switch errorNumber(err) {
+	case 1044, 1045, 1142, 1143, 1227, 1370:
+		return dialect.KindPrivileges
+	case 1290, 1792, 1836:
+		return dialect.KindReadOnly
+	}
+	return 0
+}
 
 // serverError finds the go-sql-driver error inside err, looking through fmt.Errorf / errors.Join chains
 // and golang-migrate's database.Error (value or pointer), which has no Unwrap but an OrigErr field.

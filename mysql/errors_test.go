@@ -6,6 +6,8 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/golang-migrate/migrate/v4/database"
+
+	"github.com/agui-go/sessionsec/internal/dialect"
 )
 
 // TestScrub: quoted values in a server message (row data: a session id's bytes, a duplicate key) are
@@ -31,5 +33,19 @@ func TestParseVersion(t *testing.T) {
 	}
 	if (version{8, 0, 28}).atLeast(minMySQL) || !(version{8, 0, 29}).atLeast(minMySQL) {
 		t.Error("gate")
+	}
+}
+
+// TestRefusal: access-denied errors are privileges, read-only errors read-only, others neither - also
+// inside golang-migrate's database.Error.
+func TestRefusal(t *testing.T) {
+	for n, want := range map[uint16]dialect.Kind{1142: dialect.KindPrivileges, 1370: dialect.KindPrivileges, 1044: dialect.KindPrivileges,
+		1290: dialect.KindReadOnly, 1792: dialect.KindReadOnly, 1205: 0, 1451: 0} {
+		err := &gomysql.MySQLError{Number: n}
+		for _, e := range []error{err, database.Error{OrigErr: err}} {
+			if got := (Dialect{}).Refusal(e); got != want {
+				t.Errorf("Refusal(%d) = %v, want %v", n, got, want)
+			}
+		}
 	}
 }

@@ -7,13 +7,28 @@ import (
 	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lib/pq"
+
+	"github.com/agui-go/sessionsec/internal/dialect"
 )
 
 // SQLSTATE codes this package classifies.
 const (
 	codeLockNotAvailable = "55P03"
 	codeDeadlockDetected = "40P01"
+	codeInsufficientPriv = "42501"
+	codeReadOnlySQLTx    = "25006" // a standby, or default_transaction_read_only
 )
+
+// Refusal sorts insufficient_privilege and read_only_sql_transaction.
+func (Dialect) Refusal(err error) dialect.Kind {
+	switch SQLState(err) {
+	case codeInsufficientPriv:
+		return dialect.KindPrivileges
+	case codeReadOnlySQLTx:
+		return dialect.KindReadOnly
+	}
+	return 0
+}
 
 // SQLState returns the SQLSTATE of err from lib/pq or pgx, looking inside golang-migrate's
 // database.Error (which has no Unwrap), or "".

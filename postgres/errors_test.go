@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/golang-migrate/migrate/v4/database"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lib/pq"
 
 	"github.com/agui-go/sessionsec/internal/dialect"
@@ -37,6 +38,18 @@ func TestFamily(t *testing.T) {
 	} {
 		if got := (Dialect{}).Family(typ); got != want {
 			t.Errorf("Family(%q) = %d, want %d", typ, got, want)
+		}
+	}
+}
+
+// TestRefusal: insufficient_privilege is privileges, read_only_sql_transaction read-only, from lib/pq
+// and pgx alike.
+func TestRefusal(t *testing.T) {
+	for code, want := range map[string]dialect.Kind{"42501": dialect.KindPrivileges, "25006": dialect.KindReadOnly, "55P03": 0, "23505": 0} {
+		for _, err := range []error{&pq.Error{Code: pq.ErrorCode(code)}, &pgconn.PgError{Code: code}} {
+			if got := (Dialect{}).Refusal(err); got != want {
+				t.Errorf("Refusal(%s, %T) = %v, want %v", code, err, got, want)
+			}
 		}
 	}
 }

@@ -74,7 +74,7 @@ const envHelp = `Environment:
   SESSIONSEC_DATABASE   the database URL when -database is not given (an empty value is an error)
 
 Database URLs (golang-migrate's forms; x-* parameters such as x-migrations-table are honoured or ignored):
-  mysql://user:pass@tcp(host:3306)/app     (also user:pass@host:3306/app; MySQL 8.0.29+, MariaDB 10.6+)
+  mysql://user:pass@tcp(host:3306)/app     (MySQL 8.0.29+, MariaDB 10.6+; percent-encode @ / ? % : # + in the password)
   postgres://user:pass@host:5432/app?sslmode=disable
   sqlite://path/to/file.db
 
@@ -119,9 +119,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
+	// An error caught before the database opens still gives -json its object on stdout; -json is looked
+	// for in the arguments too, as the flag parser may have stopped before it.
+	early := func(tgt *target, err error) int {
+		o.asJSON = o.asJSON || jsonAsked(args)
+		if tgt == nil {
+			tgt = &target{}
+		}
+		return finish(stdout, stderr, o, cmd, tgt, nil, fmt.Errorf("sessionsec: %w", err))
+	}
 	if err != nil {
-		fmt.Fprintln(stderr, "sessionsec:", err)
-		return exitUsage
+		return early(nil, fmt.Errorf("%w: %v", errUsage, err))
 	}
 	fs.Visit(func(f *flag.Flag) { o.databaseSet = o.databaseSet || f.Name == "database" })
 	logger := newLogger(stderr, o)
@@ -131,8 +139,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	raw, err := databaseURL(o)
 	if err != nil {
-		fmt.Fprintln(stderr, "sessionsec:", err)
-		return exitUsage
+		return early(nil, err)
 	}
 	mode := map[string]string{"up": "rwc", "validate": "ro", "status": "ro", "metrics": "ro", "plan": "ro"}[cmd]
 	if mode == "" {
@@ -140,13 +147,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	tgt, err := parseDatabase(raw, mode)
 	if err != nil {
-		fmt.Fprintln(stderr, "sessionsec:", err)
-		return exitUsage
+		return early(&target{shown: Redact(raw)}, err)
 	}
 	opts, err := handleOptions(o, tgt, logger)
 	if err != nil {
-		fmt.Fprintln(stderr, "sessionsec:", err)
-		return exitUsage
+		return early(tgt, err)
 	}
 	if tgt.dialect == "sqlite" && cmd != "up" {
 		if _, err := os.Stat(tgt.path); err != nil {
@@ -160,7 +165,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer db.Close()
 	p, err := sessionsec.New(db, opts...)
 	if err != nil {
-		return finish(stdout, stderr, o, cmd, tgt, nil, err)
+		return finish(stdout, stderr, o, cmd, tgt, nil, tgt.named(err))
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -168,11 +173,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer cancelTimeout()
 	logger.Info("sessionsec: database", "url", tgt.shown, "command", cmd)
 	res, err := execute(ctx, p, cmd, o, tgt, stdin, stderr)
-	return finish(stdout, stderr, o, cmd, tgt, res, err)
+	return finish(stdout, stderr, o, cmd, tgt, res, tgt.named(err))
 }
 
 // parseArgs parses flags before the command, the command, and flags after it. It sets *cmdSeen to
-// the command before parsing that command's flags, so that `<command> -h` describes the command.
+// the command before parsing that command's flags, so that `<command> -h` describes the command. On an
+// error it still returns the command as far as it got (for the -json object).
 func parseArgs(fs *flag.FlagSet, args []string, cmdSeen *string) (string, error) {
 	if err := fs.Parse(args); err != nil {
 		return "", err
@@ -181,17 +187,30 @@ func parseArgs(fs *flag.FlagSet, args []string, cmdSeen *string) (string, error)
 	if fs.NArg() > 0 {
 		cmd = fs.Arg(0)
 		if !slices.ContainsFunc(commands, func(c command) bool { return c.name == cmd }) {
-			return "", fmt.Errorf("unknown command %q (commands: %s; see -h)", cmd, commandNames())
+			return cmd, fmt.Errorf("unknown command %q (commands: %s; see -h)", cmd, commandNames())
 		}
 		*cmdSeen = cmd
 		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return "", err
+			return cmd, err
 		}
 		if fs.NArg() > 0 {
-			return "", fmt.Errorf("unexpected argument %q after %s (flags may go before or after the command; values with spaces need quotes)", fs.Arg(0), cmd)
+			return cmd, fmt.Errorf("unexpected argument %q after %s (flags may go before or after the command; values with spaces need quotes)", fs.Arg(0), cmd)
 		}
 	}
 	return cmd, nil
+}
+
+// jsonAsked reports a -json flag among the arguments, for errors the flag parser stopped at first.
+func jsonAsked(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-json", "--json", "-json=true", "--json=true", "-json=1", "--json=1":
+			return true
+		}
+	}
+	return false
 }
 
 func commandNames() string {
@@ -345,8 +364,33 @@ func handleOptions(o options, tgt *target, logger *slog.Logger) ([]sessionsec.Op
 	return opts, nil
 }
 
+// upResult is what up did: the version before and after, and the steps it ran.
+type upResult struct {
+	From  uint     `json:"from"`  // the version before (0: none)
+	To    uint     `json:"to"`    // the version after
+	Steps []string `json:"steps"` // the steps run, e.g. "000010_backfill"; empty when nothing was pending
+	// failed: the migration stopped at an error; Steps are those done before it.
+	failed bool
+}
+
+func (u *upResult) String() string {
+	if len(u.Steps) == 0 && !u.failed {
+		return fmt.Sprintf("up: nothing was pending (version %d)", u.To)
+	}
+	from := "no version"
+	if u.From > 0 {
+		from = fmt.Sprintf("version %d", u.From)
+	}
+	done := "applied"
+	if u.failed {
+		done = "applied before the failure"
+	}
+	return fmt.Sprintf("up: %d step(s) %s, from %s to version %d", len(u.Steps), done, from, u.To)
+}
+
 // result is what a command reports, as text and as JSON.
 type result struct {
+	Up       *upResult
 	Report   *sessionsec.Report          `json:"report,omitempty"`
 	Status   *sessionsec.MigrationStatus `json:"status,omitempty"`
 	Rollback *sessionsec.RollbackResult  `json:"rollback,omitempty"`
@@ -364,14 +408,32 @@ func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options,
 		if o.reapply {
 			call = append(call, sessionsec.WithReapply())
 		}
-		bar := stepsProgress(ctx, p, stderr, "migrate")
-		err := p.Migrate(ctx, append(call, sessionsec.WithProgress(bar.migration(stderr)))...)
-		bar.finish()
+		before := statusFor(ctx, p)
+		bar := stepsProgress(stderr, isTerminal(stderr), "migrate", stepsToRun(before, "migrate", o.reapply, 0))
+		up := &upResult{Steps: []string{}}
+		if before != nil && before.HasVersion {
+			up.From = before.Version
+		}
+		err := p.Migrate(ctx, append(call, sessionsec.WithProgress(func(pr sessionsec.Progress) {
+			if pr.Unit == sessionsec.UnitSteps {
+				up.Steps = append(up.Steps, fmt.Sprintf("%06d_%s", pr.Version, pr.Step))
+			}
+			bar.migration(pr)
+		}))...)
+		bar.finish(err)
 		if err != nil {
-			return nil, err
+			// What ran before the failure stays applied: say so (to is where the version table stands).
+			up.failed = true
+			if st := statusFor(ctx, p); st != nil && st.HasVersion {
+				up.To = st.Version
+			}
+			return &result{Up: up}, err
 		}
 		rep, err := p.Validate(ctx)
-		return &result{Report: rep}, err
+		if rep != nil {
+			up.To = rep.Version
+		}
+		return &result{Report: rep, Up: up}, err
 	case "validate":
 		rep, err := p.Validate(ctx)
 		return &result{Report: rep}, err
@@ -398,9 +460,9 @@ func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options,
 		if o.target > 0 {
 			call = append(call, sessionsec.WithTargetVersion(uint(o.target)))
 		}
-		bar := stepsProgress(ctx, p, stderr, "rollback")
-		res, err := p.Rollback(ctx, append(call, sessionsec.WithProgress(bar.migration(stderr)))...)
-		bar.finish()
+		bar := stepsProgress(stderr, isTerminal(stderr), "rollback", stepsToRun(statusFor(ctx, p), "rollback", false, uint(max(o.target, 0))))
+		res, err := p.Rollback(ctx, append(call, sessionsec.WithProgress(bar.migration))...)
+		bar.finish(err)
 		if err != nil {
 			return nil, err
 		}
@@ -426,10 +488,14 @@ func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options,
 	return nil, fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 }
 
-// confirm asks the operator to type the database's name: a rollback drops columns.
+// confirm asks the operator to type yes: a rollback drops columns.
 func confirm(stdin io.Reader, stderr io.Writer, tgt *target) error {
 	fmt.Fprintf(stderr, "This rolls back the session-security change on %s (history is kept in *_retired_* tables).\nType yes to go on: ", tgt.shown)
 	line, _ := bufio.NewReader(stdin).ReadString('\n')
+	if !isTerminal(stdin) || !strings.HasSuffix(line, "\n") {
+		// Only a terminal echoes the operator's Enter: end the prompt's line before the next message.
+		fmt.Fprintln(stderr)
+	}
 	if strings.TrimSpace(line) != "yes" {
 		return fmt.Errorf("%w: rollback not confirmed (type yes, or pass -yes)", errUsage)
 	}
@@ -449,8 +515,7 @@ func generate(o options, stdout, stderr io.Writer) int {
 		err = fmt.Errorf("%w: generate needs -dialect (mysql, postgres, sqlite) and -out, or -database", errUsage)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "sessionsec:", err)
-		return exitUsage
+		return finish(stdout, stderr, o, "generate", &target{shown: "(none)"}, nil, fmt.Errorf("sessionsec: %w", err))
 	}
 	files, err := sessionsec.Files(o.dialect, *l)
 	var names []string
@@ -501,6 +566,7 @@ type output struct {
 	Exit     int                           `json:"exit"`
 	Error    string                        `json:"error,omitempty"`
 	Problems []sessionsec.Problem          `json:"problems,omitempty"`
+	Up       *upResult                     `json:"up,omitempty"`
 	Report   *sessionsec.Report            `json:"report,omitempty"`
 	Status   *sessionsec.MigrationStatus   `json:"status,omitempty"`
 	Rollback *sessionsec.RollbackResult    `json:"rollback,omitempty"`
@@ -524,7 +590,7 @@ func finish(stdout, stderr io.Writer, o options, cmd string, tgt *target, res *r
 		}
 		if res != nil {
 			out.Report, out.Status, out.Rollback, out.Files, out.Message = res.Report, res.Status, res.Rollback, res.Files, res.Message
-			out.Task, out.Metrics, out.Plan = res.Task, res.Metrics, res.Plan
+			out.Task, out.Metrics, out.Plan, out.Up = res.Task, res.Metrics, res.Plan, res.Up
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -532,6 +598,9 @@ func finish(stdout, stderr io.Writer, o options, cmd string, tgt *target, res *r
 		return code
 	}
 	if res != nil {
+		if res.Up != nil {
+			fmt.Fprintln(stdout, res.Up)
+		}
 		if res.Rollback != nil {
 			fmt.Fprintln(stdout, res.Rollback)
 		}

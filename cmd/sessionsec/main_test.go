@@ -3,15 +3,25 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 	"unicode"
+
+	"github.com/go-sql-driver/mysql"
+	migratemysql "github.com/golang-migrate/migrate/v4/database/mysql"
+	"github.com/lib/pq"
 
 	"github.com/agui-go/sessionsec"
 	"github.com/agui-go/sessionsec/internal/testdb"
@@ -74,9 +84,9 @@ func FuzzRedact(f *testing.F) {
 }
 
 func TestParseDatabase(t *testing.T) {
-	tg, err := parseDatabase("mysql://root:pw@127.0.0.1:3307/app?x-migrations-table=mine&x-statement-timeout=5000", "rw")
+	tg, err := parseDatabase("mysql://root:pw@tcp(127.0.0.1:3307)/app?x-migrations-table=mine&x-statement-timeout=5000", "rw")
 	if err != nil || !strings.Contains(tg.dsn, "tcp(127.0.0.1:3307)") || strings.Contains(tg.dsn, "x-") || tg.migrationsTable != "mine" {
-		t.Fatalf("mysql host:port form: %+v %v", tg, err)
+		t.Fatalf("mysql: %+v %v", tg, err)
 	}
 	tg, err = parseDatabase("postgres://u:pw@h/app?sslmode=disable&x-migrations-table=mine&x-multi-statement=false", "rw")
 	if err != nil || strings.Contains(tg.dsn, "x-") || tg.migrationsTable != "mine" || strings.Contains(tg.shown, "pw") {
@@ -184,9 +194,33 @@ func TestCommandOnEveryDialect(t *testing.T) {
 		if out["ok"] != true || out["report"] == nil {
 			t.Fatalf("up --json: %v", out)
 		}
+		if strings.Contains(r.stderr, "adapted") || strings.Contains(r.stderr, "replaced") {
+			t.Fatalf("a fresh up claims it adopted or replaced something:\n%s", r.stderr)
+		}
+		// up says where it started, where it ended and what it ran; a second up, that nothing was pending.
+		up := out["up"].(map[string]any)
+		if up["from"].(float64) != 0 || up["to"].(float64) != 21 || len(up["steps"].([]any)) != 21 || up["steps"].([]any)[9] != "000010_backfill" {
+			t.Fatalf("up --json: %v", up)
+		}
+		if q := out["report"].(map[string]any)["queries"].(float64); q < 3 {
+			t.Fatalf("report.queries = %v: Validate sent more statements than that", q)
+		}
+		r = must(0, append(db, "up", "-json")...)
+		if up := jsonOf(t, r)["up"].(map[string]any); up["from"].(float64) != 21 || up["to"].(float64) != 21 || len(up["steps"].([]any)) != 0 {
+			t.Fatalf("a second up --json: %v", up)
+		}
+		noNull(t, r.stdout)
+		r = must(0, append(db, "up")...)
+		requireOut(t, r.stdout, "up: nothing was pending (version 21)")
+		requireOut(t, r.stderr, "nothing pending")
+		if strings.Contains(r.stderr, "adapted") || strings.Contains(r.stderr, "replaced") {
+			t.Fatalf("a no-op up claims work:\n%s", r.stderr)
+		}
 		must(0, append(db, "validate")...)
 		requireOut(t, must(0, append(db, "plan")...).stdout, "0 step(s) pending")
-		st := jsonOf(t, must(0, append(db, "status", "-json")...))
+		r = must(0, append(db, "status", "-json")...)
+		noNull(t, r.stdout) // nothing pending: [] not null
+		st := jsonOf(t, r)
 		if st["status"].(map[string]any)["version"].(float64) < 21 {
 			t.Fatalf("status: %v", st)
 		}
@@ -217,7 +251,9 @@ func TestCommandOnEveryDialect(t *testing.T) {
 		requireOut(t, r.stderr, "-yes")
 		must(0, append(db, "validate")...)
 		mustExec(t, d, "INSERT INTO sessions (session_id, user_id) VALUES ('s1', 'u1')")
-		rb := jsonOf(t, must(0, append(db, "rollback", "-yes", "-json")...))
+		r = must(0, append(db, "rollback", "-yes", "-json")...)
+		noNull(t, r.stdout)
+		rb := jsonOf(t, r)
 		kept := rb["rollback"].(map[string]any)["kept"]
 		if kept == nil || len(kept.([]any)) == 0 {
 			t.Fatalf("rollback kept nothing: %v", rb)
@@ -228,6 +264,14 @@ func TestCommandOnEveryDialect(t *testing.T) {
 			t.Fatal("a command with -database created the embedded default file")
 		}
 	})
+}
+
+// noNull fails on a null in -json output: lists are [] when empty, objects are left out.
+func noNull(t *testing.T, out string) {
+	t.Helper()
+	if strings.Contains(out, "null") {
+		t.Fatalf("-json output has a null:\n%s", out)
+	}
 }
 
 func mustExec(t *testing.T, d *testdb.DB, q string) {
@@ -263,6 +307,11 @@ func TestWrongTargets(t *testing.T) {
 		{"missing sqlite file, validate", nil, []string{"validate", "-database", "sqlite://" + filepath.Join(dir, "typo.db")}, 3, "only up creates one"},
 		{"unreachable server", nil, []string{"-database", "mysql://root:pw@tcp(127.0.0.1:1)/x", "status"}, 3, "no usable database"},
 		{"bad layout", nil, []string{"-layout", "nope", "status"}, 2, "want spec or agui"},
+		{"bad columns", nil, []string{"-columns", "owner=x", "status"}, 2, "is not role=column"},
+		{"mysql host:port", nil, []string{"-database", "mysql://root:pw@127.0.0.1:3306/x", "status"}, 2, "tcp(host:port)"},
+		{"bad escape in a password", nil, []string{"-database", "mysql://root:pw%zz@tcp(127.0.0.1:3306)/x", "status"}, 2, "percent-encode"},
+		{"unreachable mysql names what was tried", nil, []string{"-database", "mysql://root:pw@tcp(127.0.0.1:1)/x", "status"}, 3, `tried database "x" on 127.0.0.1:1 as user "root"`},
+		{"unreachable postgres names what was tried", nil, []string{"-database", "postgres://bob:pw@127.0.0.1:1/app?sslmode=disable", "status"}, 3, `tried database "app" on 127.0.0.1:1 as user "bob"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -270,8 +319,18 @@ func TestWrongTargets(t *testing.T) {
 			if r.code != c.code || !strings.Contains(r.stderr+r.stdout, c.says) {
 				t.Fatalf("exit %d (want %d), output:\n%s%s", r.code, c.code, r.stdout, r.stderr)
 			}
-			if strings.Contains(r.stderr, ":pw@") {
+			if strings.Contains(r.stderr, ":pw@") || strings.Contains(r.stderr, "pw%zz") {
 				t.Fatalf("a password reached the output: %s", r.stderr)
+			}
+			// With -json the same failure is one JSON object on stdout, whenever it is caught.
+			r = runCmd(t, dir, c.env, "", append(c.args, "-json")...)
+			out := jsonOf(t, r)
+			msg, _ := out["error"].(string)
+			if r.code != c.code || out["ok"] != false || out["exit"].(float64) != float64(c.code) || !strings.Contains(msg, c.says) {
+				t.Fatalf("-json: exit %d, %v", r.code, out)
+			}
+			if strings.Contains(r.stdout, ":pw@") || strings.Contains(r.stdout, "pw%zz") {
+				t.Fatalf("a password reached the JSON: %s", r.stdout)
 			}
 		})
 	}
@@ -301,6 +360,14 @@ func TestWrongTargets(t *testing.T) {
 	}
 	if r := runCmd(t, dir, nil, "", "validate"); r.code != 0 {
 		t.Fatalf("validate on the default: %d\n%s", r.code, r.stderr)
+	}
+	// The rollback prompt, answered without a terminal (no echoed Enter), ends its line before the next
+	// message.
+	for _, answer := range []string{"", "no", "no\n"} {
+		r := runCmd(t, dir, nil, answer, "rollback")
+		if r.code != 2 || !strings.Contains(r.stderr, "Type yes to go on: \n") {
+			t.Fatalf("rollback answered %q: exit %d, the prompt's line is not ended:\n%s", answer, r.code, r.stderr)
+		}
 	}
 }
 
@@ -361,4 +428,299 @@ func TestREADMEReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys(m)
+}
+
+// TestParseDatabaseLikeGolangMigrate: mysql:// URLs are read as golang-migrate's mysql driver reads
+// them. Each case is also handed to that driver (its Open parses, then dials 127.0.0.1:1, which refuses):
+// a URL it accepts fails on the dial, one it rejects fails before it - the command must agree.
+func TestParseDatabaseLikeGolangMigrate(t *testing.T) {
+	const addr = "127.0.0.1:1"
+	cases := []struct {
+		name, url    string
+		user, passwd string // want, when accepted
+		table        string
+		rejected     bool
+	}{
+		{name: "percent-encoded password", url: "mysql://app:p%40s%2Fs%3Fw%25d%3A@tcp(" + addr + ")/app", user: "app", passwd: "p@s/s?w%d:"},
+		{name: "encoded user", url: "mysql://a%40pp:pw@tcp(" + addr + ")/app", user: "a@pp", passwd: "pw"},
+		{name: "raw @ then / in the password", url: "mysql://app:p@s/s@tcp(" + addr + ")/app", user: "app", passwd: "p@s/s"},
+		{name: "raw @ then ? in the password", url: "mysql://app:p@s?s@tcp(" + addr + ")/app", user: "app", passwd: "p@s?s"},
+		{name: "raw : in the password", url: "mysql://app:a:b@tcp(" + addr + ")/app", user: "app", passwd: "a:b"},
+		{name: "raw + is a space", url: "mysql://app:a+b@tcp(" + addr + ")/app", user: "app", passwd: "a b"},
+		{name: "x- parameters", url: "mysql://app:pw@tcp(" + addr + ")/app?x-migrations-table=mine&x-statement-timeout=5000", user: "app", passwd: "pw", table: "mine"},
+		{name: "no password", url: "mysql://app@tcp(" + addr + ")/app", user: "app"},
+		{name: "bad escape in the password", url: "mysql://app:s3cr%zzet@tcp(" + addr + ")/app", rejected: true},
+		{name: "host:port without tcp()", url: "mysql://app:s3cret@" + addr + "/app", rejected: true},
+		{name: "no database part", url: "mysql://app:s3cret@tcp(" + addr + ")", rejected: true},
+		{name: "raw / in a parameter", url: "mysql://app:s3cret@tcp(" + addr + ")/app?x-migrations-table=a/b", rejected: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, gmErr := (&migratemysql.Mysql{}).Open(c.url)
+			var opErr *net.OpError
+			if gmAccepts := errors.As(gmErr, &opErr); gmAccepts == c.rejected {
+				t.Fatalf("golang-migrate's mysql driver disagrees with the case (rejected=%v): %v", c.rejected, gmErr)
+			}
+			tg, err := parseDatabase(c.url, "rw")
+			if c.rejected {
+				var ue *urlError
+				if err == nil || !errors.Is(err, errDatabaseURL) || !errors.Is(err, errUsage) || !errors.As(err, &ue) {
+					t.Fatalf("accepted, or not a typed error: %+v %v", tg, err)
+				}
+				if strings.Contains(err.Error(), "s3cr") {
+					t.Fatalf("the password is in the error: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := mysql.ParseDSN(tg.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.User != c.user || cfg.Passwd != c.passwd || cfg.Addr != addr || cfg.DBName != "app" || !cfg.ParseTime {
+				t.Fatalf("got user %q password %q addr %q db %q parseTime %v", cfg.User, cfg.Passwd, cfg.Addr, cfg.DBName, cfg.ParseTime)
+			}
+			if tg.migrationsTable != c.table || strings.Contains(tg.dsn, "x-") {
+				t.Fatalf("x- parameters: table %q, dsn keeps them: %v", tg.migrationsTable, strings.Contains(tg.dsn, "x-"))
+			}
+			if c.passwd != "" && strings.Contains(tg.shown, c.passwd) {
+				t.Fatalf("shown form keeps the password: %s", tg.shown)
+			}
+		})
+	}
+}
+
+// TestParseDatabaseRejects: postgres:// and sqlite:// URLs that golang-migrate's drivers cannot parse
+// (net/url) are refused with a typed error that does not show the password.
+func TestParseDatabaseRejects(t *testing.T) {
+	for _, raw := range []string{
+		"postgres://app:s3cr%zzet@h/app",
+		"postgres://app:s3cret@h:port/app",
+		"postgresql://app:s3cr et@h/app",
+		"sqlite://my file.db?_auth_pass=s3cret",
+		"sqlite://",
+		"oracle://app:s3cret@h/app",
+		"app:s3cret@h/app",
+	} {
+		tg, err := parseDatabase(raw, "rw")
+		if err == nil || !errors.Is(err, errDatabaseURL) {
+			t.Errorf("%s: %+v %v", Redact(raw), tg, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cr") {
+			t.Errorf("the password is in the error: %v", err)
+		}
+	}
+	// What net/url reads, golang-migrate reads: a percent-encoded password reaches lib/pq as the URL has it.
+	tg, err := parseDatabase("postgres://app:p%40s%2Fs%3Fw%25d@h:5432/app?sslmode=disable&x-migrations-table=t", "rw")
+	if err != nil || tg.user != "app" || tg.name != "app" || tg.host != "h:5432" || tg.migrationsTable != "t" || strings.Contains(tg.shown, "p%40s") {
+		t.Fatalf("%+v %v", tg, err)
+	}
+	conn, err := pq.ParseURL(tg.dsn) // lib/pq's own reading of the DSN it is given
+	if err != nil || !strings.Contains(conn, `password='p@s/s?w%d'`) || !strings.Contains(conn, "user='app'") {
+		t.Fatalf("lib/pq reads %q (%v)", conn, err)
+	}
+}
+
+// newUser creates a user of the test database with password pw and the given privileges on it
+// (MySQL: on the database's tables and routines; PostgreSQL: on the schema public), and returns its
+// name and the -database URL with the password percent-encoded, right and wrong.
+func newUser(t *testing.T, d *testdb.DB, pw, grant string) (user, good, bad string) {
+	t.Helper()
+	user = "cmd_" + strings.ToLower(strings.ReplaceAll(filepath.Base(d.Name), "-", "_"))
+	if len(user) > 32 {
+		user = user[:32]
+	}
+	switch d.Server.Dialect {
+	case "mysql":
+		mustExec(t, d, "CREATE USER '"+user+"'@'%' IDENTIFIED BY '"+pw+"'")
+		t.Cleanup(func() { _, _ = d.DB.Exec("DROP USER '" + user + "'@'%'") })
+		mustExec(t, d, "GRANT "+grant+" ON `"+d.Name+"`.* TO '"+user+"'@'%'")
+		_, rest, _ := strings.Cut(d.CLIURL, "@tcp(")
+		good = "mysql://" + user + ":" + url.QueryEscape(pw) + "@tcp(" + rest
+		bad = "mysql://" + user + ":" + url.QueryEscape(pw+"x") + "@tcp(" + rest
+	case "postgres":
+		mustExec(t, d, "CREATE ROLE "+user+" LOGIN PASSWORD '"+pw+"'")
+		t.Cleanup(func() { _, _ = d.DB.Exec("DROP OWNED BY " + user); _, _ = d.DB.Exec("DROP ROLE " + user) })
+		if grant == "ALL" {
+			mustExec(t, d, "GRANT ALL ON SCHEMA public TO "+user)
+		} else {
+			mustExec(t, d, "GRANT "+grant+" ON ALL TABLES IN SCHEMA public TO "+user)
+		}
+		u, err := url.Parse(d.CLIURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.UserPassword(user, pw)
+		good = u.String()
+		u.User = url.UserPassword(user, pw+"x")
+		bad = u.String()
+	default:
+		t.Fatalf("no users on %s", d.Server.Name)
+	}
+	return user, good, bad
+}
+
+// TestRefusedTaskExits3: a maintenance task the server refuses for lack of a privilege exits 3 (the
+// README's "not permitted") and says to grant it, not 1 with "run it again".
+func TestRefusedTaskExits3(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, d *testdb.DB) {
+		if d.Server.Dialect == "sqlite" {
+			t.Skip("SQLite has no privileges, and the tests run as root, whom a read-only file does not stop")
+		}
+		dir := t.TempDir()
+		if r := runCmd(t, dir, nil, "", "-database", d.CLIURL, "up"); r.code != 0 {
+			t.Fatalf("up: %d\n%s", r.code, r.stderr)
+		}
+		mustExec(t, d, "INSERT INTO sessions (session_id, user_id, created_at, last_accessed_at, expires_at) VALUES ('old', 'u0', '2020-01-01 00:00:00', '2020-01-01 00:00:00', '2020-01-02 00:00:00')")
+		_, url, _ := newUser(t, d, "Read0nly!", "SELECT")
+		for _, task := range []string{"cleanup", "archive"} {
+			r := runCmd(t, dir, nil, "", "-database", url, task, "-json")
+			out := jsonOf(t, r)
+			msg, _ := out["error"].(string)
+			t.Logf("%s: %s", task, msg)
+			if r.code != 3 || out["exit"].(float64) != 3 || !strings.Contains(msg, "grant") || strings.Contains(msg, "run it again to continue") {
+				t.Fatalf("%s as a SELECT-only user: exit %d, error %q", task, r.code, msg)
+			}
+		}
+		var n int
+		if err := d.DB.QueryRow("SELECT COUNT(*) FROM sessions").Scan(&n); err != nil || n != 1 {
+			t.Fatalf("sessions: %d %v", n, err)
+		}
+	})
+}
+
+// TestEncodedPasswordConnects: a user whose password holds @ / ? % : connects through a URL with the
+// password percent-encoded, on MySQL, MariaDB and PostgreSQL; a wrong password names the database,
+// server and user, never the password. (The PostgreSQL test server trusts loopback connections, so
+// there the proof is that the command worked as that user - it owns the tables up created - and the
+// wrong-password half runs where the server checks passwords; TestParseDatabaseRejects checks that
+// lib/pq reads the decoded password from the DSN.)
+func TestEncodedPasswordConnects(t *testing.T) {
+	const pw = "p@s/s?w%d:1"
+	testdb.Each(t, func(t *testing.T, d *testdb.DB) {
+		if d.Server.Dialect == "sqlite" {
+			t.Skip("SQLite has no users or passwords")
+		}
+		user, good, bad := newUser(t, d, pw, "ALL")
+		if !strings.Contains(good, "%40") || !strings.Contains(good, "%2F") {
+			t.Fatalf("the URL does not percent-encode the password: %s", Redact(good))
+		}
+		dir := t.TempDir()
+		r := runCmd(t, dir, nil, "", "-database", good, "status")
+		if r.code != 0 {
+			t.Fatalf("status with the encoded password: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if d.Server.Dialect == "postgres" {
+			if r := runCmd(t, dir, nil, "", "-database", good, "up"); r.code != 0 {
+				t.Fatalf("up as %s: exit %d\n%s", user, r.code, r.stderr)
+			}
+			var owner string
+			if err := d.DB.QueryRow("SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'sessions'").Scan(&owner); err != nil || owner != user {
+				t.Fatalf("the session table's owner is %q (%v), want %s: the command did not connect as the URL's user", owner, err, user)
+			}
+			if r := runCmd(t, dir, nil, "", "-database", bad, "status"); r.code == 0 {
+				t.Logf("PostgreSQL accepted a wrong password (trust authentication on loopback): the wrong-password half needs password authentication")
+				return
+			}
+		}
+		r = runCmd(t, dir, nil, "", "-database", bad, "status", "-json")
+		out := jsonOf(t, r)
+		msg, _ := out["error"].(string)
+		if r.code != 3 || !strings.Contains(msg, `as user "`+user+`"`) || !strings.Contains(msg, filepath.Base(d.Name)) {
+			t.Fatalf("a wrong password: exit %d, error %q", r.code, msg)
+		}
+		for _, secret := range []string{pw, url.QueryEscape(pw), "p@s", "p%40s"} {
+			if strings.Contains(r.stdout+r.stderr, secret) {
+				t.Fatalf("the password (%s) reached the output:\n%s%s", secret, r.stdout, r.stderr)
+			}
+		}
+	})
+}
+
+// TestProgressBars draws the bars into a buffer as on a terminal: the first rate is rows over the time
+// since the work started (not one batch over a few microseconds), the label names the step running
+// (not the one before), and the final state stays on screen, on a line of its own.
+func TestProgressBars(t *testing.T) {
+	rates := func(out string) []float64 {
+		var rs []float64
+		for _, m := range regexp.MustCompile(`(\d+) rows/s`).FindAllStringSubmatch(out, -1) {
+			r, _ := strconv.ParseFloat(m[1], 64)
+			rs = append(rs, r)
+		}
+		return rs
+	}
+	lastFrame := func(out string) string {
+		out = strings.TrimRight(out, "\n")
+		return out[strings.LastIndexAny(out, "\r\n")+1:]
+	}
+	t.Run("task", func(t *testing.T) {
+		var buf lockedBuffer
+		p := newProgress(&buf, true, slog.Default(), "cleanup", -1, "rows")
+		time.Sleep(300 * time.Millisecond) // the first batch takes a while
+		p.report(sessionsec.Progress{Task: "cleanup", Unit: sessionsec.UnitRows, Done: 3000, Elapsed: 300 * time.Millisecond})
+		time.Sleep(150 * time.Millisecond)
+		p.report(sessionsec.Progress{Task: "cleanup", Unit: sessionsec.UnitRows, Done: 4500, Elapsed: 450 * time.Millisecond})
+		p.finish(nil)
+		rs := rates(buf.String())
+		// 3000 rows in 0.3 s is 10,000 rows/s; allow for a slow machine, not for a factor of 1000.
+		if len(rs) == 0 || slices.Max(rs) > 20_000 {
+			t.Fatalf("rates %v:\n%q", rs, buf.String())
+		}
+		if !strings.HasSuffix(buf.String(), "\n") || !strings.Contains(lastFrame(buf.String()), "4500") {
+			t.Fatalf("the final state is not left on screen on a line of its own:\n%q", buf.String())
+		}
+	})
+	t.Run("steps", func(t *testing.T) {
+		bf := backfillVersion()
+		steps := []sessionsec.Step{{Version: bf - 1, Name: "create_backfill_procedure"}, {Version: bf, Name: "backfill"}, {Version: bf + 1, Name: "idx_sessions_security_hash"}}
+		var buf lockedBuffer
+		p := stepsProgress(&buf, true, "migrate", steps)
+		if !strings.Contains(buf.String(), "migrate 1/3 create_backfill_procedure") {
+			t.Fatalf("the first label does not name the first step:\n%q", buf.String())
+		}
+		time.Sleep(150 * time.Millisecond)
+		p.migration(sessionsec.Progress{Task: "migrate", Version: bf - 1, Step: "create_backfill_procedure", Unit: sessionsec.UnitSteps, Done: 1, Total: 1, Final: true})
+		if !regexp.MustCompile(`migrate 2/3 backfill[^\r\n]*\(1/3`).MatchString(buf.String()) {
+			t.Fatalf("the frame that counts step 1 done does not name step 2:\n%q", buf.String())
+		}
+		time.Sleep(300 * time.Millisecond)
+		p.migration(sessionsec.Progress{Task: "migrate", Version: bf, Step: "backfill", Unit: sessionsec.UnitRows, Done: 3000, Total: 6000, Elapsed: 300 * time.Millisecond})
+		time.Sleep(150 * time.Millisecond)
+		p.migration(sessionsec.Progress{Task: "migrate", Version: bf, Step: "backfill", Unit: sessionsec.UnitRows, Done: 6000, Total: 6000, Final: true})
+		p.migration(sessionsec.Progress{Task: "migrate", Version: bf, Step: "backfill", Unit: sessionsec.UnitSteps, Done: 1, Total: 1, Final: true})
+		time.Sleep(150 * time.Millisecond)
+		p.migration(sessionsec.Progress{Task: "migrate", Version: bf + 1, Step: "idx", Unit: sessionsec.UnitSteps, Done: 1, Total: 1, Final: true})
+		p.finish(nil)
+		out := buf.String()
+		if rs := rates(out); len(rs) == 0 || slices.Max(rs) > 20_000 {
+			t.Fatalf("backfill rates %v:\n%q", rs, out)
+		}
+		if !strings.Contains(out, "6000/6000") {
+			t.Fatalf("the backfill's final count is not on screen:\n%q", out)
+		}
+		if last := lastFrame(out); !strings.Contains(last, "migrate: done") || !strings.Contains(last, "3/3") || !strings.HasSuffix(out, "\n") {
+			t.Fatalf("the final state is not on screen (last frame %q):\n%q", last, out)
+		}
+	})
+}
+
+// lockedBuffer is a bytes.Buffer the spinner's own goroutine can draw into while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

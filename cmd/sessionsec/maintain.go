@@ -44,11 +44,11 @@ func maintain(ctx context.Context, p *sessionsec.Provider, cmd string, o options
 	if o.olderThan != 0 {
 		call = append(call, sessionsec.WithOlderThan(time.Duration(o.olderThan)))
 	}
-	bar := newProgress(stderr, logger, cmd, -1, "rows")
-	defer bar.finish()
-	call = append(call, sessionsec.WithProgress(func(pr sessionsec.Progress) { bar.report(pr, true) }))
+	bar := newProgress(stderr, isTerminal(stderr), logger, cmd, -1, "rows")
+	call = append(call, sessionsec.WithProgress(bar.report))
 	var res *sessionsec.MaintenanceResult
 	var err error
+	defer func() { bar.finish(err) }()
 	switch cmd {
 	case "cleanup":
 		res, err = p.Cleanup(ctx, call...)

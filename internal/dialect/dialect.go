@@ -199,6 +199,9 @@ type Classifier interface {
 	// IsLockTimeout reports a lock-wait timeout or deadlock: the statement was rolled back whole and
 	// is worth retrying.
 	IsLockTimeout(err error) bool
+	// Refusal reports a statement the server refused for lack of a privilege (KindPrivileges) or
+	// because it is read-only (KindReadOnly), else 0: running it again as it is cannot help.
+	Refusal(err error) Kind
 	// Scrub returns err's message with anything that may be row data (quoted values) removed.
 	Scrub(err error) string
 }
