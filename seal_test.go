@@ -24,8 +24,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func debugLogger(w *syncBuffer) sessionsec.Option {
 	return sessionsec.WithLogger(slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})))
@@ -283,7 +287,9 @@ func TestRunSealer(t *testing.T) {
 		ring := mustRing(t, "ka", map[string][]byte{"ka": testKey('a')})
 		ctx, cancel := context.WithCancel(ctxT(t))
 		done := make(chan error, 1)
-		go func() { done <- sessionsec.RunSealer(ctx, d.DB, ring, sessionsec.WithSealInterval(50*time.Millisecond)) }()
+		go func() {
+			done <- sessionsec.RunSealer(ctx, d.DB, ring, sessionsec.WithSealInterval(50*time.Millisecond))
+		}()
 		now := time.Now().UTC().Truncate(time.Second)
 		for _, x := range s.rows(40, now) {
 			s.insert(x)
