@@ -197,8 +197,14 @@ func TestSealSpecLayout(t *testing.T) {
 		mustMigrate(t, d.DB)
 		ring := mustRing(t, "ka", map[string][]byte{"ka": testKey('a')})
 		mustExec(t, d.DB, "UPDATE sessions SET created_ip_hash = "+ph(d, 1)+" WHERE session_id = "+ph(d, 2), strings.Repeat("ab", 32), "sess-00000001")
+		m, err := sessionsec.ReadMetrics(ctxT(t), d.DB)
+		requireT(t, err == nil && m.Sealed == 0 && m.SealedShare() == 0 && m.OldestUnsealedAge > time.Until(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))*-1-time.Hour,
+			"metrics before Seal: %v %v", m, err)
 		res, err := sessionsec.Seal(ctxT(t), d.DB, ring, sessionsec.WithBatchSize(64))
 		requireT(t, err == nil && res.Sealed == 300 && res.Batches == 5, "Seal: %v %v", res, err)
+		m, err = sessionsec.ReadMetrics(ctxT(t), d.DB)
+		requireT(t, err == nil && m.Sealed == 300 && m.SealedByKey["ka"] == 300 && m.OldestUnsealedAge == 0 && m.TamperedLastDay == 0,
+			"metrics after Seal: %v %v", m, err)
 		vr, err := sessionsec.Verify(ctxT(t), d.DB, ring)
 		requireT(t, err == nil && vr.Valid == 300, "Verify: %v %v", vr, err)
 		requireT(t, verdict(t, d, ring, "sess-00000007").Status == sessionsec.SealValid, "a row with a NULL user")
@@ -206,6 +212,8 @@ func TestSealSpecLayout(t *testing.T) {
 		requireT(t, verdict(t, d, ring, "sess-00000001").Status == sessionsec.SealTampered, "the application's IP binding changed")
 		mustExec(t, d.DB, "UPDATE sessions SET user_id = NULL WHERE session_id = "+ph(d, 1), "sess-00000002")
 		requireT(t, verdict(t, d, ring, "sess-00000002").Status == sessionsec.SealTampered, "a user set to NULL")
+		m, err = sessionsec.ReadMetrics(ctxT(t), d.DB)
+		requireT(t, err == nil && m.TamperedLastDay == 2, "metrics after tampering: %v %v", m, err)
 	})
 }
 
@@ -311,5 +319,39 @@ func TestRunSealer(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("RunSealer did not stop with its context")
 		}
+	})
+}
+
+// TestSealNeedsTheChangeAndAKeyring: on a database the change was not applied to, every sealing call
+// refuses with ErrNotMigrated and writes nothing; without a keyring they refuse with ErrNoKeyring.
+func TestSealNeedsTheChangeAndAKeyring(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, d *testdb.DB) {
+		ctx := ctxT(t)
+		ring := mustRing(t, "ka", map[string][]byte{"ka": testKey('a')})
+		createExisting(t, d, 10)
+		before, _ := baseChecksum(t, d)
+		calls := func(k *sessionsec.Keyring) map[string]func() error {
+			return map[string]func() error{
+				"Seal":          func() error { _, err := sessionsec.Seal(ctx, d.DB, k); return err },
+				"Verify":        func() error { _, err := sessionsec.Verify(ctx, d.DB, k); return err },
+				"SealSession":   func() error { return sessionsec.SealSession(ctx, d.DB, k, "sess-00000001") },
+				"VerifySession": func() error { _, err := sessionsec.VerifySession(ctx, d.DB, k, "sess-00000001"); return err },
+				"RetireKey":     func() error { _, err := sessionsec.RetireKey(ctx, d.DB, k, "other"); return err },
+				"RunSealer":     func() error { return sessionsec.RunSealer(ctx, d.DB, k) },
+			}
+		}
+		for name, f := range calls(ring) {
+			if name == "RunSealer" || name == "RetireKey" {
+				continue // RunSealer keeps retrying until its ctx ends; RetireKey checks the ring first
+			}
+			requireT(t, errors.Is(f(), sessionsec.ErrNotMigrated), "%s on an unmigrated database", name)
+		}
+		for name, f := range calls(nil) {
+			requireT(t, errors.Is(f(), sessionsec.ErrNoKeyring), "%s without a keyring", name)
+		}
+		after, _ := baseChecksum(t, d)
+		requireT(t, after == before, "the sessions changed")
+		_, err := sessionsec.Seal(ctx, d.DB, ring, sessionsec.WithOlderThan(time.Hour))
+		requireT(t, errors.Is(err, sessionsec.ErrInvalidOption), "an option Seal has no use for: %v", err)
 	})
 }
