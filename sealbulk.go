@@ -126,6 +126,9 @@ func (p *Provider) seal(ctx context.Context, cfg config, k *Keyring, newOnly boo
 				return err
 			}
 			defer func() { _ = tx.Rollback() }()
+			if err := p.writeFirst(ctx, tx, st); err != nil {
+				return err
+			}
 			var args []any
 			param := func(v any) string { args = append(args, v); return p.d.Param(len(args)) }
 			// Parameters in text order: "?" dialects bind by position.

@@ -244,6 +244,19 @@ func (p *Provider) verifySession(ctx context.Context, cfg config, k *Keyring, id
 	return v, nil
 }
 
+// writeFirst takes the database's write lock at the start of a transaction where a write transaction
+// locks the whole database (SQLite: LockRows is ""). A transaction that reads first and writes later
+// fails there with SQLITE_BUSY_SNAPSHOT whenever another connection committed in between, which no
+// busy timeout waits out; an empty UPDATE first makes it wait for the lock instead, as BEGIN IMMEDIATE.
+func (p *Provider) writeFirst(ctx context.Context, q dialect.Querier, st *sealTarget) error {
+	if p.d.LockRows() != "" {
+		return nil
+	}
+	sv := p.d.Quote("security_version")
+	_, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s = %s WHERE 1 = 0", p.d.Quote(st.t.Names.Table), sv, sv))
+	return err
+}
+
 // readSealRow reads one row by key; lock is appended (FOR UPDATE inside a transaction).
 func (p *Provider) readSealRow(ctx context.Context, q dialect.Querier, st *sealTarget, id any, lock string) (sealRow, error) {
 	var r sealRow
@@ -307,6 +320,9 @@ func (p *Provider) sealSession(ctx context.Context, cfg config, k *Keyring, id s
 		return p.readErr(ctx, "sealing the session", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	if err := p.writeFirst(ctx, tx, st); err != nil {
+		return p.readErr(ctx, "sealing the session", err)
+	}
 	r, err := p.readSealRow(ctx, tx, st, id, p.d.LockRows())
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrSessionMissing
