@@ -167,8 +167,9 @@ func (p *Provider) seal(ctx context.Context, cfg config, k *Keyring, newOnly boo
 				return nil
 			}
 			next = batch[n-1].raw // the walk moves on only once the batch is committed
+			var pending []pendingSeal
 			for i := range batch {
-				out, _, err := p.sealOne(ctx, tx, st, k, &batch[i])
+				out, _, ps, err := p.planSeal(ctx, tx, st, k, &batch[i])
 				if err != nil {
 					return err
 				}
@@ -176,6 +177,12 @@ func (p *Provider) seal(ctx context.Context, cfg config, k *Keyring, newOnly boo
 				if out == outTampered {
 					tampered = append(tampered, batch[i].key.String)
 				}
+				if ps != nil {
+					pending = append(pending, *ps)
+				}
+			}
+			if err := p.writeSeals(ctx, tx, st, k.primary, pending); err != nil {
+				return err
 			}
 			if stats[outSealed]+stats[outResealed]+stats[outTampered]+stats[outUnknown] > 0 {
 				details := fmt.Sprintf(`{"sealed": %d, "resealed": %d, "tampered": %d, "unknown_key": %d}`,

@@ -359,39 +359,87 @@ const (
 	outUnknown                 // sealed with a key the ring does not hold: left as it is
 )
 
+// pendingSeal is a row's new seal, to be written.
+type pendingSeal struct {
+	raw    any
+	seal   string
+	ipHash sql.NullString
+}
+
 // sealOne seals r with the primary key where it needs it, on q (inside the caller's transaction,
 // the row locked).
 func (p *Provider) sealOne(ctx context.Context, q dialect.Querier, st *sealTarget, k *Keyring, r *sealRow) (outcome, string, error) {
+	out, check, ps, err := p.planSeal(ctx, q, st, k, r)
+	if err != nil || ps == nil {
+		return out, check, err
+	}
+	return out, check, p.writeSeals(ctx, q, st, k.primary, []pendingSeal{*ps})
+}
+
+// planSeal decides what r needs: a new seal (returned, not yet written), nothing, or - for an older
+// key's seal that does not verify - the tampered marking, which it writes on q.
+func (p *Provider) planSeal(ctx context.Context, q dialect.Querier, st *sealTarget, k *Keyring, r *sealRow) (outcome, string, *pendingSeal, error) {
 	out := outSealed
 	if r.version.Valid && r.version.Int64 == SealVersion {
 		if r.keyID.Valid && r.keyID.String == k.primary {
 			// A row that claims the primary key is verified by VerifySession and Verify; sealing it
 			// again would bless whatever a writer changed.
-			return outNone, "", nil
+			return outNone, "", nil, nil
 		}
 		status, check := classify(k, r, st.hasIP)
 		switch status {
 		case SealTampered:
-			return outTampered, check, p.markTampered(ctx, q, st, r.raw, r.key.String, check)
+			return outTampered, check, nil, p.markTampered(ctx, q, st, r.raw, r.key.String, check)
 		case SealUnknownKey:
-			return outUnknown, "", nil
+			return outUnknown, "", nil, nil
 		}
 		out = outResealed
 	} else if r.version.Valid && r.version.Int64 > SealVersion {
-		return outNone, "", nil // a later version's row: not ours to touch
+		return outNone, "", nil, nil // a later version's row: not ours to touch
 	}
 	key, _ := k.key(k.primary)
 	seal, ipHash := sealOf(key, k.primary, r, st.hasIP)
+	return out, "", &pendingSeal{raw: r.raw, seal: seal, ipHash: ipHash}, nil
+}
+
+// sealChunk is the rows one UPDATE writes: 5 parameters a row stays under every server's limit
+// (SQLite's 32766 included).
+const sealChunk = 500
+
+// writeSeals writes the seals of rows sealed with the primary key, one UPDATE per chunk of rows:
+// SET security_hash = CASE key WHEN ... THEN ... END (and created_ip_hash alike) WHERE key IN (...).
+func (p *Provider) writeSeals(ctx context.Context, q dialect.Querier, st *sealTarget, primary string, rows []pendingSeal) error {
 	qt := p.d.Quote
-	set := fmt.Sprintf("%s = %s, %s = %s, %s = %d", qt("security_hash"), p.d.Param(1), qt("encryption_key_id"), p.d.Param(2),
-		qt("security_version"), SealVersion)
-	args := []any{seal, k.primary}
-	if st.hasIP {
-		set += fmt.Sprintf(", %s = %s", qt("created_ip_hash"), p.d.Param(3))
-		args = append(args, ipHash)
+	key := qt(st.t.Col(schema.RoleKey))
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), sealChunk)]
+		rows = rows[len(chunk):]
+		var args []any
+		param := func(v any) string { args = append(args, v); return p.d.Param(len(args)) }
+		var b strings.Builder
+		fmt.Fprintf(&b, "UPDATE %s SET %s = CASE %s", qt(st.t.Names.Table), qt("security_hash"), key)
+		for _, r := range chunk {
+			fmt.Fprintf(&b, " WHEN %s THEN %s", param(r.raw), param(r.seal))
+		}
+		b.WriteString(" END")
+		if st.hasIP {
+			fmt.Fprintf(&b, ", %s = CASE %s", qt("created_ip_hash"), key)
+			for _, r := range chunk {
+				fmt.Fprintf(&b, " WHEN %s THEN %s", param(r.raw), param(r.ipHash))
+			}
+			b.WriteString(" END")
+		}
+		fmt.Fprintf(&b, ", %s = %s, %s = %d WHERE %s IN (", qt("encryption_key_id"), param(primary), qt("security_version"), SealVersion, key)
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(param(r.raw))
+		}
+		b.WriteString(")")
+		if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
+			return err
+		}
 	}
-	args = append(args, r.raw)
-	_, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s = %s", qt(st.t.Names.Table), set,
-		qt(st.t.Col(schema.RoleKey)), p.d.Param(len(args))), args...)
-	return out, "", err
+	return nil
 }
