@@ -359,3 +359,43 @@ func TestSealNeedsTheChangeAndAKeyring(t *testing.T) {
 		requireT(t, errors.Is(err, sessionsec.ErrInvalidOption), "an option Seal has no use for: %v", err)
 	})
 }
+
+// TestSealOtherTable: the SDK's table under another name (WithTable), and the default table on the
+// same *sql.DB, are sealed and verified each on its own (the request path's cache is per table).
+func TestSealOtherTable(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, d *testdb.DB) {
+		ring := mustRing(t, "ka", map[string][]byte{"ka": testKey('a')})
+		now := time.Now().UTC().Truncate(time.Second)
+		other := sessionsec.WithTable("agui_sessions")
+		for _, table := range []string{"agui_sessions", "sessions"} {
+			s := sdk{t: t, d: d, db: d.DB, table: table}
+			s.create()
+			for _, x := range s.rows(5, now) {
+				if table == "sessions" {
+					x.ID = "main-" + x.ID
+				}
+				s.insert(x)
+			}
+		}
+		mustMigrate(t, d.DB, other)
+		// The default table shares the migrations table, which is at the latest version already.
+		_, err := sessionsec.VerifySession(ctxT(t), d.DB, ring, "main-sdk-00001")
+		requireT(t, errors.Is(err, sessionsec.ErrNotMigrated) && strings.Contains(err.Error(), "WithMigrationsTable"), "the unmigrated table: %v", err)
+		if d.Server.Dialect == "postgres" {
+			// The change's stored procedures are named per schema, not per table: a second session
+			// table in the same schema is refused by preflight (a conflicting procedure).
+			t.Log("postgres: a second session table in one schema is not supported; the rest runs on the other servers")
+			return
+		}
+		mainMig := sessionsec.WithMigrationsTable("sessionsec_main_migrations")
+		mustMigrate(t, d.DB, mainMig)
+		requireT(t, verdict(t, d, ring, "sdk-00001", other).Status == sessionsec.SealUnsealed, "before Seal")
+		res, err := sessionsec.Seal(ctxT(t), d.DB, ring, other)
+		requireT(t, err == nil && res.Sealed == 5, "Seal of agui_sessions: %v %v", res, err)
+		requireT(t, verdict(t, d, ring, "sdk-00001", other).Status == sessionsec.SealValid, "agui_sessions after Seal")
+		requireT(t, verdict(t, d, ring, "main-sdk-00001", mainMig).Status == sessionsec.SealUnsealed, "sessions is not sealed by agui_sessions' Seal")
+		requireT(t, verdict(t, d, ring, "sdk-00001", mainMig).Status == sessionsec.SealMissing, "agui_sessions' key in sessions")
+		requireT(t, sessionsec.SealSession(ctxT(t), d.DB, ring, "main-sdk-00001", mainMig) == nil, "SealSession in sessions")
+		requireT(t, verdict(t, d, ring, "main-sdk-00001", mainMig).Status == sessionsec.SealValid, "sessions after SealSession")
+	})
+}

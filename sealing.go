@@ -157,12 +157,32 @@ func (p *Provider) cachedTarget(ctx context.Context, cfg config) (*sealTarget, t
 	if f.layoutProblem != nil {
 		return nil, tk, &PreflightError{Problems: []Problem{*f.layoutProblem}}
 	}
+	if err := sealColumns(f, cfg); err != nil {
+		return nil, tk, err
+	}
 	t, err := p.newSealTarget(f.t)
 	if err != nil {
 		return nil, tk, err
 	}
 	targets.Store(tk, t)
 	return t, tk, nil
+}
+
+// sealColumns checks that the session table has the columns the seal lives in and the audit log
+// exists: the migrations table can be at the latest version for another session table.
+func sealColumns(f *facts, cfg config) error {
+	n := f.t.Names
+	tbl := f.cat.Tables[n.Table]
+	for _, c := range []string{"security_version", "encryption_key_id", "security_hash", "created_ip_hash", "last_validated_at", schema.Change.Risk.Column} {
+		if tbl == nil || tbl.Column(c) == nil {
+			return fmt.Errorf("%w: table %s has no column %s although %s is at the latest version (another table's migrations table? pass WithMigrationsTable / WithTable)",
+				ErrNotMigrated, n.Table, c, cfg.migrationsTable)
+		}
+	}
+	if f.cat.Tables[n.AuditLog] == nil {
+		return fmt.Errorf("%w: the audit log %s is missing (run Validate for the whole picture, then Migrate -reapply)", ErrNotMigrated, n.AuditLog)
+	}
+	return nil
 }
 
 func checkRing(k *Keyring) error {
