@@ -86,5 +86,8 @@ func (p *Provider) metrics(ctx context.Context, cfg config) (*Metrics, error) {
 	if err := rows.Err(); err != nil {
 		return nil, p.readErr(ctx, "reading cleanup's audit rows", err)
 	}
+	if err := p.sealMetrics(ctx, m, out, lastDay, now); err != nil {
+		return nil, err
+	}
 	return out, nil
 }

@@ -26,6 +26,8 @@ const (
 	opArchive
 	opPrune
 	opMetrics
+	opSeal   // Seal, SealSession, RunSealer, RetireKey
+	opVerify // Verify, VerifySession
 )
 
 // opMaintain is every maintenance task.
@@ -33,9 +35,9 @@ const opMaintain = opCleanup | opRisk | opArchive | opPrune
 
 var opNames = map[op]string{opMigrate: "Migrate", opRollback: "Rollback", opValidate: "Validate",
 	opPreflight: "Preflight", opStatus: "Status", opCleanup: "Cleanup", opRisk: "UpdateRiskScores",
-	opArchive: "Archive", opPrune: "PruneAudit", opMetrics: "Metrics"}
+	opArchive: "Archive", opPrune: "PruneAudit", opMetrics: "Metrics", opSeal: "Seal", opVerify: "Verify"}
 
-var opOrder = []op{opMigrate, opRollback, opValidate, opPreflight, opStatus, opCleanup, opRisk, opArchive, opPrune, opMetrics}
+var opOrder = []op{opMigrate, opRollback, opValidate, opPreflight, opStatus, opCleanup, opRisk, opArchive, opPrune, opMetrics, opSeal, opVerify}
 
 // Option configures a Provider (New) or one call. Each option says which operations it means something
 // to; giving it to another one fails the call with ErrInvalidOption, before anything is touched, and so
@@ -69,6 +71,8 @@ type config struct {
 	batch     int           // rows per batch (the tasks run by the core)
 	olderThan time.Duration // Archive, PruneAudit: age of what goes (0: the task's default)
 	now       func() time.Time
+	// sealing
+	sealEvery time.Duration // RunSealer: the pause between passes
 }
 
 // DefaultMigrationsTable is the golang-migrate version table of this change: its own, so that it never
@@ -87,6 +91,7 @@ func defaults() config {
 		pollInterval:    time.Second,
 		batch:           schema.Change.MaintenanceRows,
 		now:             time.Now,
+		sealEvery:       DefaultSealInterval,
 	}
 }
 
@@ -247,7 +252,7 @@ func WithTargetVersion(v uint) Option {
 // statement) and of a maintenance task, with the rows done so far (Unit UnitRows). The callback runs
 // on the working goroutine: keep it short.
 func WithProgress(f func(Progress)) Option {
-	return Option{name: "WithProgress", ops: opMigrate | opRollback | opMaintain, apply: func(c *config) error {
+	return Option{name: "WithProgress", ops: opMigrate | opRollback | opMaintain | opSeal | opVerify, apply: func(c *config) error {
 		if f == nil {
 			return invalid("nil progress callback")
 		}
@@ -260,7 +265,7 @@ func WithProgress(f func(Progress)) Option {
 // server (the library runs the batches itself; the stored procedures, for the stock CLI's users, use
 // schema.Change.MaintenanceRows). Each batch is one short transaction with its audit row. Default 1000.
 func WithBatchSize(n int) Option {
-	return Option{name: "WithBatchSize", ops: opMaintain, apply: func(c *config) error {
+	return Option{name: "WithBatchSize", ops: opMaintain | opSeal | opVerify, apply: func(c *config) error {
 		if n < 1 || n > 10000 {
 			return invalid("batch size %d: want 1 to 10000 rows", n)
 		}
@@ -283,7 +288,7 @@ func WithOlderThan(d time.Duration) Option {
 
 // withNow fixes the clock of the maintenance tasks (the tests).
 func withNow(f func() time.Time) Option {
-	return Option{name: "withNow", ops: opMaintain | opMetrics, apply: func(c *config) error { c.now = f; return nil }}
+	return Option{name: "withNow", ops: opMaintain | opMetrics | opSeal | opVerify, apply: func(c *config) error { c.now = f; return nil }}
 }
 
 // ExpectRolledBack makes Validate confirm a complete rollback: nothing of the change may be left except

@@ -212,7 +212,18 @@ type Metrics struct {
 	AuditRowsLastDay int64 `json:"audit_rows_last_day"`
 	// CleanupDeletedLastDay are the sessions cleanup deleted in the last 24 hours (from its audit rows).
 	CleanupDeletedLastDay int64 `json:"cleanup_deleted_last_day"`
+	// Sealed rows carry a keyed seal (security_version 2); SealedByKey counts them per key id.
+	Sealed      int64            `json:"sealed"`
+	SealedByKey map[string]int64 `json:"sealed_by_key"`
+	// OldestUnsealedAge is how long ago the oldest unsealed row was created (0 when none is): with
+	// RunSealer running, it stays within its bound unless rows were written with an old creation time.
+	OldestUnsealedAge time.Duration `json:"oldest_unsealed_age_ns"`
+	// TamperedLastDay are the SESSION_TAMPERED audit rows of the last 24 hours (VerifySession, Verify, Seal).
+	TamperedLastDay int64 `json:"tampered_last_day"`
 }
+
+// SealedShare is Sealed / Sessions (1 for an empty table).
+func (m *Metrics) SealedShare() float64 { return share(m.Sealed, m.Sessions) }
 
 // HashedShare is Hashed / Sessions (1 for an empty table).
 func (m *Metrics) HashedShare() float64 { return share(m.Hashed, m.Sessions) }
@@ -234,8 +245,9 @@ func share(n, of int64) float64 {
 }
 
 func (m *Metrics) String() string {
-	return fmt.Sprintf("%d session(s): %.1f%% hashed, %.1f%% validated in the window, average risk %.1f, %d high-risk, %d expired (cleanup effectiveness %.1f%%), %d archived; audit log %d row(s), %d in the last day",
-		m.Sessions, 100*m.HashedShare(), 100*m.ValidatedShare(), m.AvgRiskScore, m.HighRisk, m.Expired, 100*m.CleanupEffectiveness(), m.Archived, m.AuditRows, m.AuditRowsLastDay)
+	return fmt.Sprintf("%d session(s): %.1f%% hashed, %.1f%% validated in the window, average risk %.1f, %d high-risk, %d expired (cleanup effectiveness %.1f%%), %d archived; audit log %d row(s), %d in the last day; %.1f%% sealed, oldest unsealed %s old, %d tampered in the last day",
+		m.Sessions, 100*m.HashedShare(), 100*m.ValidatedShare(), m.AvgRiskScore, m.HighRisk, m.Expired, 100*m.CleanupEffectiveness(), m.Archived, m.AuditRows, m.AuditRowsLastDay,
+		100*m.SealedShare(), m.OldestUnsealedAge.Round(time.Second), m.TamperedLastDay)
 }
 
 // LogValue logs the snapshot as a group of attributes.
@@ -246,5 +258,7 @@ func (m *Metrics) LogValue() slog.Value {
 		slog.Int64("validated", m.Validated), slog.Int64("expired", m.Expired), slog.Int64("archived", m.Archived),
 		slog.Int64("audit_rows", m.AuditRows), slog.Int64("audit_rows_last_day", m.AuditRowsLastDay),
 		slog.Int64("cleanup_deleted_last_day", m.CleanupDeletedLastDay),
-		slog.Float64("cleanup_effectiveness", m.CleanupEffectiveness()))
+		slog.Float64("cleanup_effectiveness", m.CleanupEffectiveness()),
+		slog.Int64("sealed", m.Sealed), slog.Float64("sealed_share", m.SealedShare()),
+		slog.Duration("oldest_unsealed_age", m.OldestUnsealedAge), slog.Int64("tampered_last_day", m.TamperedLastDay))
 }

@@ -13,6 +13,10 @@
 //	if err := sessionsec.Migrate(ctx, db); err != nil { ... }
 //	if _, err := sessionsec.Validate(ctx, db); err != nil { ... }
 //
+// Session integrity (security version 2): a Keyring (LoadKeyringFromEnv reads HMAC_KEY) seals each
+// session with HMAC-SHA-256 over its immutable fields; RunSealer or SealSession seal, VerifySession
+// checks one session on the request path, Seal and Verify walk the table (rotation included).
+//
 // The session table's layout is recognised from its columns: the seed runbook's (session_id,
 // last_accessed_at, ...) or the AG-UI Go SDK store's (id, last_accessed, ip_address, is_active, ...).
 // WithTable and WithLayout name another table or map other columns. The change itself is declared once

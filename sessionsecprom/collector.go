@@ -25,6 +25,7 @@ type Collector struct {
 	logger  *slog.Logger
 
 	up     *prometheus.Desc
+	byKey  *prometheus.Desc
 	gauges []gauge
 }
 
@@ -64,13 +65,18 @@ func NewCollector(p *sessionsec.Provider, opts ...Option) *Collector {
 		{d("audit_rows_last_day", "Audit rows written in the last 24 hours."), func(m *sessionsec.Metrics) float64 { return float64(m.AuditRowsLastDay) }},
 		{d("cleanup_deleted_last_day", "Sessions cleanup deleted in the last 24 hours."), func(m *sessionsec.Metrics) float64 { return float64(m.CleanupDeletedLastDay) }},
 		{d("cleanup_effectiveness_ratio", "Share of the sessions due for removal that cleanup removed in the last day."), func(m *sessionsec.Metrics) float64 { return m.CleanupEffectiveness() }},
+		{d("sessions_sealed_ratio", "Share of sessions with a keyed seal (security_version 2)."), func(m *sessionsec.Metrics) float64 { return m.SealedShare() }},
+		{d("oldest_unsealed_age_seconds", "Age of the oldest unsealed session by its creation time (0 when none is)."), func(m *sessionsec.Metrics) float64 { return m.OldestUnsealedAge.Seconds() }},
+		{d("tampered_last_day", "Sessions found tampered (SESSION_TAMPERED audit rows) in the last 24 hours."), func(m *sessionsec.Metrics) float64 { return float64(m.TamperedLastDay) }},
 	}
+	c.byKey = prometheus.NewDesc("sessionsec_sessions_sealed", "Sealed sessions per key id of the ring.", []string{"key_id"}, nil)
 	return c
 }
 
 // Describe sends every metric's description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.up
+	ch <- c.byKey
 	for _, g := range c.gauges {
 		ch <- g.desc
 	}
@@ -89,5 +95,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
 	for _, g := range c.gauges {
 		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, g.value(m))
+	}
+	for id, n := range m.SealedByKey {
+		ch <- prometheus.MustNewConstMetric(c.byKey, prometheus.GaugeValue, float64(n), id)
 	}
 }

@@ -37,6 +37,13 @@ func TestScrape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ring, err := sessionsec.NewKeyring("k1", map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SealSession(ctx, ring, "a"); err != nil {
+		t.Fatal(err)
+	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(sessionsecprom.NewCollector(p))
 	want := `
@@ -49,16 +56,22 @@ sessionsec_sessions_expired 1
 # HELP sessionsec_sessions_hashed_ratio Share of sessions with a security_hash.
 # TYPE sessionsec_sessions_hashed_ratio gauge
 sessionsec_sessions_hashed_ratio 1
+# HELP sessionsec_sessions_sealed Sealed sessions per key id of the ring.
+# TYPE sessionsec_sessions_sealed gauge
+sessionsec_sessions_sealed{key_id="k1"} 1
+# HELP sessionsec_sessions_sealed_ratio Share of sessions with a keyed seal (security_version 2).
+# TYPE sessionsec_sessions_sealed_ratio gauge
+sessionsec_sessions_sealed_ratio 0.5
 # HELP sessionsec_up 1 when the last scrape read the snapshot, 0 when it failed.
 # TYPE sessionsec_up gauge
 sessionsec_up 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sessionsec_sessions", "sessionsec_sessions_expired",
-		"sessionsec_sessions_hashed_ratio", "sessionsec_up"); err != nil {
+		"sessionsec_sessions_hashed_ratio", "sessionsec_sessions_sealed", "sessionsec_sessions_sealed_ratio", "sessionsec_up"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := testutil.GatherAndCount(reg); err != nil || n != 12 {
-		t.Fatalf("%d metrics, %v; want 12", n, err)
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 16 {
+		t.Fatalf("%d metrics, %v; want 16", n, err)
 	}
 	_ = db.Close()
 	if err := testutil.GatherAndCompare(reg, strings.NewReader("# HELP sessionsec_up 1 when the last scrape read the snapshot, 0 when it failed.\n# TYPE sessionsec_up gauge\nsessionsec_up 0\n"), "sessionsec_up"); err != nil {

@@ -399,6 +399,8 @@ type result struct {
 	Task     *sessionsec.MaintenanceResult
 	Metrics  *sessionsec.Metrics
 	Plan     *sessionsec.Plan
+	Seal     *sessionsec.SealResult
+	Verify   *sessionsec.VerifyResult
 }
 
 func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options, tgt *target, stdin io.Reader, stderr io.Writer) (*result, error) {
@@ -474,6 +476,8 @@ func execute(ctx context.Context, p *sessionsec.Provider, cmd string, o options,
 		return &result{Rollback: res, Report: rep}, err
 	case "cleanup", "risk", "archive", "prune-audit":
 		return maintain(ctx, p, cmd, o, stderr)
+	case "seal", "verify":
+		return sealing(ctx, p, cmd, o, stderr)
 	case "metrics":
 		m, err := p.ReadMetrics(ctx)
 		return &result{Metrics: m}, err
@@ -548,7 +552,8 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errUsage), errors.Is(err, sessionsec.ErrInvalidOption):
+	case errors.Is(err, errUsage), errors.Is(err, sessionsec.ErrInvalidOption), errors.Is(err, sessionsec.ErrNoKeyring),
+		errors.Is(err, sessionsec.ErrKeyring), errors.Is(err, sessionsec.ErrKeyTooShort):
 		return exitUsage
 	case errors.Is(err, sessionsec.ErrNoDatabase), errors.Is(err, sessionsec.ErrPrivileges), errors.Is(err, sessionsec.ErrReadOnly),
 		errors.Is(err, sessionsec.ErrUnsupportedServer), errors.Is(err, sessionsec.ErrUnsupportedDriver),
@@ -575,6 +580,8 @@ type output struct {
 	Task     *sessionsec.MaintenanceResult `json:"task,omitempty"`
 	Metrics  *sessionsec.Metrics           `json:"metrics,omitempty"`
 	Plan     *sessionsec.Plan              `json:"plan,omitempty"`
+	Seal     *sessionsec.SealResult        `json:"seal,omitempty"`
+	Verify   *sessionsec.VerifyResult      `json:"verify,omitempty"`
 }
 
 func finish(stdout, stderr io.Writer, o options, cmd string, tgt *target, res *result, err error) int {
@@ -591,6 +598,7 @@ func finish(stdout, stderr io.Writer, o options, cmd string, tgt *target, res *r
 		if res != nil {
 			out.Report, out.Status, out.Rollback, out.Files, out.Message = res.Report, res.Status, res.Rollback, res.Files, res.Message
 			out.Task, out.Metrics, out.Plan, out.Up = res.Task, res.Metrics, res.Plan, res.Up
+			out.Seal, out.Verify = res.Seal, res.Verify
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -615,6 +623,10 @@ func finish(stdout, stderr io.Writer, o options, cmd string, tgt *target, res *r
 			fmt.Fprintln(stdout, res.Task)
 		case res.Metrics != nil:
 			fmt.Fprintln(stdout, res.Metrics)
+		case res.Seal != nil:
+			fmt.Fprintln(stdout, res.Seal)
+		case res.Verify != nil:
+			fmt.Fprintln(stdout, res.Verify)
 		case res.Message != "":
 			fmt.Fprintln(stdout, res.Message)
 		}

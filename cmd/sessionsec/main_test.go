@@ -403,7 +403,8 @@ func TestREADMEReference(t *testing.T) {
 	full := output{Problems: []sessionsec.Problem{{}}, Report: &sessionsec.Report{Problems: []sessionsec.Mismatch{{Fix: "x"}}},
 		Status: &sessionsec.MigrationStatus{Applied: []sessionsec.Step{{}}}, Rollback: &sessionsec.RollbackResult{},
 		Task: &sessionsec.MaintenanceResult{Cutoff: time.Now()}, Metrics: &sessionsec.Metrics{},
-		Plan:  &sessionsec.Plan{Steps: []sessionsec.PlannedStep{{Rows: 1, Batches: 1, Estimate: 1}}},
+		Plan: &sessionsec.Plan{Steps: []sessionsec.PlannedStep{{Rows: 1, Batches: 1, Estimate: 1}}},
+		Seal: &sessionsec.SealResult{TamperedKeys: []string{"k"}}, Verify: &sessionsec.VerifyResult{TamperedKeys: []string{"k"}, ByKey: map[string]int64{}},
 		Files: []string{"f"}, Message: "m", Error: "e"}
 	raw, err := json.Marshal(full)
 	if err != nil {

@@ -1,0 +1,20 @@
+package mysql
+
+import (
+	"github.com/agui-go/sessionsec/internal/dialect"
+	"github.com/agui-go/sessionsec/schema"
+)
+
+// SealExprs reads the seal's fields the way the version 1 hash reads them (render.go).
+func (Dialect) SealExprs(t dialect.Target) dialect.SealExprs {
+	r := renderer{t: t}
+	e := dialect.SealExprs{Key: r.text("", schema.RoleKey), User: r.text("", schema.RoleUser), Epoch: r.epoch("")}
+	e.Now = r.now("last_validated_at")
+	if t.Has(schema.RoleIP) {
+		e.IP = r.col(schema.RoleIP)
+		if t.RoleKind(schema.RoleIP) == dialect.FamBinary {
+			e.IP = "INET6_NTOA(" + e.IP + ")"
+		}
+	}
+	return e
+}
