@@ -1,6 +1,7 @@
 package sessionsec
 
 import (
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -69,6 +70,10 @@ type config struct {
 	batch     int           // rows per batch (the tasks run by the core)
 	olderThan time.Duration // Archive, PruneAudit: age of what goes (0: the task's default)
 	now       func() time.Time
+	// replicas
+	maxLag        time.Duration // WithMaxReplicaLag (0: off)
+	replicas      []*sql.DB     // WithReplicas (MySQL, MariaDB)
+	backfillBatch int           // keys per backfill batch (0: the dialect's; the tests)
 }
 
 // DefaultMigrationsTable is the golang-migrate version table of this change: its own, so that it never
@@ -87,6 +92,7 @@ func defaults() config {
 		pollInterval:    time.Second,
 		batch:           schema.Change.MaintenanceRows,
 		now:             time.Now,
+		maxLag:          DefaultMaxReplicaLag,
 	}
 }
 
