@@ -41,8 +41,8 @@ func WithMaxReplicaLag(d time.Duration) Option {
 // WithReplicas gives the MySQL or MariaDB replicas whose lag bounds the long work (WithMaxReplicaLag).
 // Their lag is measured with sub-second precision by a heartbeat row the library writes on the primary,
 // in the table <migrations table>_heartbeat (created on first use and kept, like the migrations table),
-// and reads on each replica: the lag is how long ago the primary wrote the oldest heartbeat the replica
-// has not applied yet. A replica that cannot be read counts as lagging, and the log says why. The
+// and reads on each replica: the lag is how long ago the primary wrote the last heartbeat the replica has
+// applied (0 when it has the newest). A replica that cannot be read counts as lagging, and the log says why. The
 // handles are only read, never closed. PostgreSQL needs no handles: its standbys are read from the
 // primary.
 func WithReplicas(dbs ...*sql.DB) Option {
@@ -141,8 +141,7 @@ func (t *throttle) wait(ctx context.Context, at Progress) error {
 		if !worst.behind(t.max) {
 			if !since.IsZero() {
 				t.log.InfoContext(ctx, "sessionsec: replicas caught up; resuming", "task", at.Task, "step", at.Step,
-					"waited", now.Sub(since).Round(time.Millisecond), "max_lag", t.max)
-				t.report(at, worst, false, now.Sub(since))
+					"waited", now.Sub(since).Round(time.Millisecond), "replica", worst.name, "lag", worst.lag.Round(time.Millisecond), "max_lag", t.max)
 			}
 			return nil
 		}
@@ -160,7 +159,7 @@ func (t *throttle) wait(ctx context.Context, at Progress) error {
 			logged = now
 		}
 		if now.Sub(reported) >= time.Second {
-			t.report(at, worst, true, now.Sub(since))
+			t.report(at, worst, now.Sub(since))
 			reported = now
 		}
 		if err := sleep(ctx, lagPoll); err != nil {
@@ -177,11 +176,11 @@ func (l replicaLag) describe() string {
 	return l.lag.Round(time.Millisecond).String()
 }
 
-func (t *throttle) report(at Progress, worst replicaLag, throttled bool, waited time.Duration) {
+func (t *throttle) report(at Progress, worst replicaLag, waited time.Duration) {
 	if t.progress == nil {
 		return
 	}
-	at.Throttled, at.Replica, at.Lag, at.Waited, at.Final = throttled, worst.name, worst.lag, waited, false
+	at.Throttled, at.Replica, at.Lag, at.Waited, at.Final = true, worst.name, worst.lag, waited, false
 	if worst.err != nil {
 		at.Lag = -1
 	}
@@ -254,15 +253,24 @@ func (t *throttle) measure(ctx context.Context) (replicaLag, error) {
 	return worst, nil
 }
 
-// lagAt is how long a replica that has applied position p has been behind: since the first position
-// marked after p (0 when it has applied everything marked).
+// lagAt is how long a replica that has applied position p may have been behind: since the last position
+// marked that it has applied, whose next one it has not (0 when it has applied the newest). The true lag
+// lies between the times of those two marks; taking the older keeps the estimate on the safe side, so
+// that a batch never starts with the replica further behind than the bound. Before the first mark it
+// has applied, the first mark's time is the best known.
 func (t *throttle) lagAt(p int64, now time.Time) time.Duration {
+	n := len(t.samples)
+	if n == 0 || p >= t.samples[n-1].pos {
+		return 0
+	}
+	at := t.samples[0].at
 	for _, s := range t.samples {
 		if s.pos > p {
-			return now.Sub(s.at)
+			break
 		}
+		at = s.at
 	}
-	return 0
+	return now.Sub(at)
 }
 
 // prune forgets the samples every replica has applied but the last of them (the positions to come are

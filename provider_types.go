@@ -130,8 +130,8 @@ type Progress struct {
 	// Throttled is set on the reports sent, about once a second, while the work pauses because a replica
 	// lags more than WithMaxReplicaLag; Done is then where the work stopped. Replica names the replica
 	// furthest behind ("standby <name>@<address> (pid N)" on PostgreSQL, "replica N" in WithReplicas
-	// order on MySQL and MariaDB) and Lag is its measured lag (-1 when it could not be read). The report
-	// that ends a pause has Throttled false, the caught-up replica's Lag, and Waited the pause's length.
+	// order on MySQL and MariaDB), Lag is its measured lag (-1 when it could not be read) and Waited the
+	// pause so far. The work's next ordinary report says it resumed.
 	Throttled bool
 	Replica   string
 	Lag       time.Duration

@@ -1,0 +1,335 @@
+package sessionsec_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agui-go/sessionsec"
+	"github.com/agui-go/sessionsec/internal/testdb"
+	"github.com/agui-go/sessionsec/internal/testtopo"
+)
+
+// The replica lag bound (issue 16 item 3), on the topology's PostgreSQL standby and MariaDB replica:
+// replay is paused for 5 s in the middle of a backfill; the backfill must stop within one batch, wait,
+// and resume once the replica has caught up, and the replica's lag - measured by the test on its own,
+// from the replica's replay position against the primary's position over time - must never exceed the
+// bound plus one batch when a batch ends.
+
+const (
+	lagRows    = 100_000
+	lagBatch   = 1000 // keys per backfill batch: 100 batches, long enough to pause in the middle
+	lagBound   = time.Second
+	lagPause   = 5 * time.Second
+	lagPauseAt = 3000 // rows backfilled when replay is paused
+	// lagSlack covers the test's own measuring: its position samples are 10 ms apart, and reading
+	// the replica's position takes a round trip on a busy machine.
+	lagSlack = 200 * time.Millisecond
+)
+
+// lagProbe measures a replica's lag independently of the library: it samples the primary's position
+// every 10 ms; a replica that has applied position p has been behind since the first sample above p.
+type lagProbe struct {
+	primary, replica func(ctx context.Context) (int64, error)
+
+	mu      sync.Mutex
+	samples []struct {
+		at  time.Time
+		pos int64
+	}
+	err error
+}
+
+func (p *lagProbe) run(ctx context.Context) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pos, err := p.primary(ctx)
+		now := time.Now()
+		p.mu.Lock()
+		if err != nil && ctx.Err() == nil && p.err == nil {
+			p.err = err
+		}
+		if err == nil {
+			p.samples = append(p.samples, struct {
+				at  time.Time
+				pos int64
+			}{now, pos})
+		}
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// lag reads the replica's position and returns how long it has been behind.
+func (p *lagProbe) lag(ctx context.Context) (time.Duration, error) {
+	applied, err := p.replica(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.samples {
+		if s.pos > applied {
+			return now.Sub(s.at), nil
+		}
+	}
+	return 0, nil
+}
+
+type lagBatchReport struct {
+	at   time.Time
+	done int64
+	lag  time.Duration // the probe's
+}
+
+// lagCase is one topology under test.
+type lagCase struct {
+	d              *testdb.DB
+	probe          *lagProbe
+	catchUp        func(t testing.TB)
+	pause, resume  func(ctx context.Context) error
+	replicaPrefix  string // how the library names the replica in its reports
+	opts           []sessionsec.Option
+	pausedReplicas string // for messages
+}
+
+func runLagCase(t *testing.T, c lagCase) {
+	ctx := ctxT(t)
+	createExisting(t, c.d, lagRows)
+	c.catchUp(t)
+	// Whatever happens, replay runs again when the test ends: the standby is shared with every other
+	// test on the server.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.resume(ctx); err != nil {
+			t.Errorf("resuming replay on %s after the test: %v", c.pausedReplicas, err)
+		}
+	})
+
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	probeDone := make(chan struct{})
+	go func() { defer close(probeDone); c.probe.run(probeCtx) }()
+	defer func() { stopProbe(); <-probeDone }()
+
+	var (
+		mu                  sync.Mutex
+		batches             []lagBatchReport
+		throttled           []sessionsec.Progress
+		throttledAt         []time.Time
+		pausedAt, resumedAt time.Time
+		resumeErr, lagErr   error
+	)
+	resumed := make(chan struct{})
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+	progress := func(pr sessionsec.Progress) {
+		if pr.Throttled {
+			mu.Lock()
+			throttled, throttledAt = append(throttled, pr), append(throttledAt, time.Now())
+			mu.Unlock()
+			return
+		}
+		if pr.Step != "backfill" || pr.Unit != sessionsec.UnitRows {
+			return
+		}
+		lag, err := c.probe.lag(ctx)
+		now := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && lagErr == nil {
+			lagErr = err
+		}
+		batches = append(batches, lagBatchReport{at: now, done: pr.Done, lag: lag})
+		if pausedAt.IsZero() && pr.Done >= lagPauseAt && !pr.Final {
+			if err := c.pause(ctx); err != nil {
+				lagErr = fmt.Errorf("pausing replay: %w", err)
+				close(resumed)
+				pausedAt = now
+				return
+			}
+			pausedAt = time.Now()
+			go func() {
+				defer close(resumed)
+				time.Sleep(lagPause)
+				err := c.resume(ctx)
+				mu.Lock()
+				resumedAt, resumeErr = time.Now(), err
+				mu.Unlock()
+			}()
+		}
+	}
+	opts := append([]sessionsec.Option{sessionsec.WithLogger(logger), sessionsec.WithProgress(progress),
+		sessionsec.WithMaxReplicaLag(lagBound), sessionsec.WithBackfillBatch(lagBatch)}, c.opts...)
+	mustMigrate(t, c.d.DB, opts...)
+	<-resumed
+	stopProbe()
+	<-probeDone
+
+	mu.Lock()
+	defer mu.Unlock()
+	requireT(t, lagErr == nil && resumeErr == nil && c.probe.err == nil, "measuring: %v / resuming: %v / probe: %v", lagErr, resumeErr, c.probe.err)
+	requireT(t, !pausedAt.IsZero(), "the backfill never reached %d rows (%d reports)", lagPauseAt, len(batches))
+	requireT(t, !resumedAt.IsZero(), "replay was not resumed")
+	last := batches[len(batches)-1]
+	requireT(t, last.done == lagRows, "the backfill ended at %d rows, want %d", last.done, lagRows)
+
+	// The longest batch: the time between two reports with no pause between them.
+	var longest time.Duration
+	for i := 1; i < len(batches); i++ {
+		paused := false
+		for _, at := range throttledAt {
+			paused = paused || (at.After(batches[i-1].at) && at.Before(batches[i].at))
+		}
+		if d := batches[i].at.Sub(batches[i-1].at); !paused && d > longest {
+			longest = d
+		}
+	}
+	var worst lagBatchReport
+	for _, b := range batches {
+		if b.lag > worst.lag {
+			worst = b
+		}
+	}
+	t.Logf("%d batches, longest %s; replica lag when a batch ended: at most %s (at %d rows); %d throttled reports; replay paused %s after the start of the pause until %s",
+		len(batches), longest.Round(time.Millisecond), worst.lag.Round(time.Millisecond), worst.done, len(throttled),
+		pausedAt.Format("15:04:05.000"), resumedAt.Format("15:04:05.000"))
+	requireT(t, worst.lag <= lagBound+longest+lagSlack,
+		"the replica lagged %s when the batch ending at %d rows committed: more than the bound %s plus one batch (%s) plus the test's measuring slack %s",
+		worst.lag, worst.done, lagBound, longest, lagSlack)
+
+	// Stopped within one batch: no batch ended after the lag passed the bound (pausedAt + bound) and
+	// the batch running then (longest), until replay resumed.
+	stopBy := pausedAt.Add(lagBound + longest + lagSlack)
+	var during []int64
+	after := 0
+	for _, b := range batches {
+		switch {
+		case b.at.After(stopBy) && b.at.Before(resumedAt):
+			during = append(during, b.done)
+		case b.at.After(resumedAt):
+			after++
+		}
+	}
+	requireT(t, len(during) == 0, "batches ended at rows %v while %s's replay was paused (after %s, before %s)", during, c.pausedReplicas,
+		stopBy.Format("15:04:05.000"), resumedAt.Format("15:04:05.000"))
+	requireT(t, after > 0, "no batch ran after replay resumed: the backfill did not last through the pause (finished %d rows before it)", lagRows)
+
+	// The pause was reported, with the replica and a lag over the bound, and logged.
+	var seen bool
+	for i, pr := range throttled {
+		if throttledAt[i].After(pausedAt) && throttledAt[i].Before(resumedAt) {
+			requireT(t, strings.HasPrefix(pr.Replica, c.replicaPrefix) && pr.Task == "migrate" && pr.Step == "backfill" && pr.Done >= lagPauseAt,
+				"throttled report %+v: want the backfill and %s...", pr, c.replicaPrefix)
+			seen = seen || pr.Lag > lagBound
+		}
+	}
+	requireT(t, seen, "no progress report during the pause said a replica lagged more than %s: %+v", lagBound, throttled)
+	out := logs.String()
+	requireT(t, strings.Contains(out, `msg="sessionsec: pausing until the replica catches up"`) && strings.Contains(out, "replica=\""+c.replicaPrefix) &&
+		strings.Contains(out, `msg="sessionsec: replicas caught up; resuming"`), "the log does not say when and why it waited:\n%s", out)
+	verifyHashes(t, c.d, lagRows)
+}
+
+func testdbServer(t *testing.T, name string) testdb.Server {
+	for _, s := range testdb.Servers {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no test server %q", name)
+	return testdb.Server{}
+}
+
+func openPool(t *testing.T, driver, dsn string) *sql.DB {
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func queryInt(db *sql.DB, query string) func(ctx context.Context) (int64, error) {
+	return func(ctx context.Context) (int64, error) {
+		var v int64
+		err := db.QueryRowContext(ctx, query).Scan(&v)
+		return v, err
+	}
+}
+
+// TestReplicaLagPGStandby: the standby is read from pg_stat_replication on the primary; no handle.
+func TestReplicaLagPGStandby(t *testing.T) {
+	s := testtopo.PGStandby(t)
+	d := &testdb.DB{Server: testdbServer(t, "postgres"), DB: s.Primary, Name: s.Name, DSN: s.PrimaryDSN, DriverName: "postgres"}
+	exec := func(q string) func(ctx context.Context) error {
+		return func(ctx context.Context) error { _, err := s.Standby.ExecContext(ctx, q); return err }
+	}
+	runLagCase(t, lagCase{
+		d: d,
+		probe: &lagProbe{
+			primary: queryInt(openPool(t, "postgres", s.PrimaryDSN), "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::int8"),
+			replica: queryInt(s.Standby, "SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::int8"),
+		},
+		catchUp:        s.CatchUp,
+		pause:          exec("SELECT pg_wal_replay_pause()"),
+		resume:         exec("SELECT pg_wal_replay_resume()"),
+		replicaPrefix:  "standby ",
+		pausedReplicas: "the standby",
+	})
+}
+
+// TestReplicaLagMariaDBReplica: the replica's handle is given with WithReplicas; its lag is read from
+// the heartbeat row.
+func TestReplicaLagMariaDBReplica(t *testing.T) {
+	r := testtopo.MariaDBReplica(t)
+	d := &testdb.DB{Server: testdbServer(t, "mariadb"), DB: r.Primary, Name: r.Name, DSN: r.PrimaryDSN, DriverName: "mysql"}
+	exec := func(q string) func(ctx context.Context) error {
+		return func(ctx context.Context) error { _, err := r.Replica.ExecContext(ctx, q); return err }
+	}
+	runLagCase(t, lagCase{
+		d: d,
+		probe: &lagProbe{
+			primary: gtidSeq(openPool(t, "mysql", r.PrimaryDSN), "SELECT @@GLOBAL.gtid_binlog_pos"),
+			replica: gtidSeq(r.Replica, "SELECT @@GLOBAL.gtid_slave_pos"),
+		},
+		catchUp:        r.CatchUp,
+		pause:          exec("STOP SLAVE SQL_THREAD"),
+		resume:         exec("START SLAVE"),
+		replicaPrefix:  "replica 1",
+		pausedReplicas: "the replica",
+		opts:           []sessionsec.Option{sessionsec.WithReplicas(r.Replica)},
+	})
+}
+
+// gtidSeq reads a GTID position and returns the sequence number of replication domain 0 (the test
+// servers use one domain), a number that grows with every transaction the primary logs.
+func gtidSeq(db *sql.DB, query string) func(ctx context.Context) (int64, error) {
+	return func(ctx context.Context) (int64, error) {
+		var pos string
+		if err := db.QueryRowContext(ctx, query).Scan(&pos); err != nil {
+			return 0, err
+		}
+		for _, g := range strings.Split(pos, ",") {
+			parts := strings.Split(strings.TrimSpace(g), "-")
+			if len(parts) == 3 && parts[0] == "0" {
+				return strconv.ParseInt(parts[2], 10, 64)
+			}
+		}
+		return 0, errors.New("no GTID of domain 0 in " + pos)
+	}
+}
