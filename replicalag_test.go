@@ -205,7 +205,7 @@ func runLagCase(t *testing.T, c lagCase) {
 			worst = b
 		}
 	}
-	t.Logf("%d batches, longest %s; replica lag when a batch ended: at most %s (at %d rows); %d throttled reports; replay paused %s after the start of the pause until %s",
+	t.Logf("%d batches, longest %s; replica lag when a batch ended: at most %s (at %d rows); %d throttled reports; replay paused from %s until %s",
 		len(batches), longest.Round(time.Millisecond), worst.lag.Round(time.Millisecond), worst.done, len(throttled),
 		pausedAt.Format("15:04:05.000"), resumedAt.Format("15:04:05.000"))
 	requireT(t, worst.lag <= lagBound+longest+lagSlack,
