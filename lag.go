@@ -90,22 +90,16 @@ func (l replicaLag) behind(bound time.Duration) bool { return l.err != nil || l.
 
 // newThrottle returns the throttle of one call on session s, or nil when there is nothing to bound.
 func (p *Provider) newThrottle(ctx context.Context, cfg config, s *session, srv dialect.Server) (*throttle, error) {
-	rep, ok := p.d.(dialect.Replication)
-	if !ok {
-		if len(cfg.replicas) > 0 {
-			return nil, invalid("WithReplicas: the %s dialect has no replicas", p.d.Name())
-		}
-		return nil, nil
+	if err := p.checkReplicas(cfg); err != nil {
+		return nil, err
 	}
-	if cfg.maxLag == 0 {
+	rep, ok := p.d.(dialect.Replication)
+	if !ok || cfg.maxLag == 0 {
 		return nil, nil
 	}
 	t := &throttle{d: rep, conn: s.conn, replicas: cfg.replicas, max: cfg.maxLag, schema: srv.Schema,
 		log: cfg.logger, progress: cfg.progress, scrub: p.serverError}
 	if len(cfg.replicas) > 0 {
-		if !rep.Heartbeats() {
-			return nil, invalid("WithReplicas is for MySQL and MariaDB replicas; %s standbys are read from the primary (pg_stat_replication): drop the option", srv.Flavor)
-		}
 		t.table = heartbeatTable(cfg.migrationsTable)
 		if err := rep.PrepareHeartbeat(ctx, s.conn, t.table); err != nil {
 			return nil, fmt.Errorf("%w: %v (the heartbeat that measures the replicas' lag needs CREATE, INSERT and UPDATE on it; or pass WithMaxReplicaLag(0))",
@@ -115,6 +109,21 @@ func (p *Provider) newThrottle(ctx context.Context, cfg config, s *session, srv 
 		return nil, nil // MySQL without replica handles: nothing to measure
 	}
 	return t, nil
+}
+
+// checkReplicas refuses replica handles the dialect cannot use, before anything is touched.
+func (p *Provider) checkReplicas(cfg config) error {
+	if len(cfg.replicas) == 0 {
+		return nil
+	}
+	rep, ok := p.d.(dialect.Replication)
+	switch {
+	case !ok:
+		return invalid("WithReplicas: the %s dialect has no replicas: drop the option", p.d.Name())
+	case !rep.Heartbeats():
+		return invalid("WithReplicas is for MySQL and MariaDB replicas; %s standbys are read from the primary (pg_stat_replication): drop the option", p.d.Name())
+	}
+	return nil
 }
 
 // heartbeatTable is the heartbeat table's name: the migrations table's with _heartbeat, within
@@ -131,6 +140,7 @@ func (t *throttle) wait(ctx context.Context, at Progress) error {
 	if t == nil {
 		return nil
 	}
+	began := time.Now()
 	var since, reported, logged time.Time
 	for {
 		worst, err := t.measure(ctx)
@@ -159,7 +169,9 @@ func (t *throttle) wait(ctx context.Context, at Progress) error {
 			logged = now
 		}
 		if now.Sub(reported) >= time.Second {
+			at.Elapsed += now.Sub(began)
 			t.report(at, worst, now.Sub(since))
+			at.Elapsed -= now.Sub(began)
 			reported = now
 		}
 		if err := sleep(ctx, lagPoll); err != nil {

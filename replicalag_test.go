@@ -333,3 +333,137 @@ func gtidSeq(db *sql.DB, query string) func(ctx context.Context) (int64, error) 
 		return 0, errors.New("no GTID of domain 0 in " + pos)
 	}
 }
+
+// lagMaintenance: with replay paused, Archive (one row per batch) pauses between batches and gives up
+// when ctx ends, with an error matching ErrReplicaLag and ctx's; run again once the replica caught up,
+// it finishes, and every session is in exactly one of the two tables.
+func lagMaintenance(t *testing.T, d *testdb.DB, catchUp func(testing.TB), pause, resume func(context.Context) error, prefix string, opts ...sessionsec.Option) {
+	const rows = 300
+	createExisting(t, d, rows)
+	mustMigrate(t, d.DB, opts...) // with the replicas: the heartbeat table is created and reaches them
+	catchUp(t)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := resume(ctx); err != nil {
+			t.Errorf("resuming replay after the test: %v", err)
+		}
+	})
+	later := sessionsec.WithNow(func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) })
+	var mu sync.Mutex
+	var throttled []sessionsec.Progress
+	progress := sessionsec.WithProgress(func(pr sessionsec.Progress) {
+		if pr.Throttled {
+			mu.Lock()
+			throttled = append(throttled, pr)
+			mu.Unlock()
+		}
+	})
+	if err := pause(ctxT(t)); err != nil {
+		t.Fatalf("pausing replay: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctxT(t), 3*time.Second)
+	defer cancel()
+	all := append([]sessionsec.Option{later, progress, sessionsec.WithBatchSize(1), sessionsec.WithMaxReplicaLag(200 * time.Millisecond)}, opts...)
+	res, err := sessionsec.Archive(ctx, d.DB, all...)
+	requireT(t, errors.Is(err, sessionsec.ErrReplicaLag) && errors.Is(err, context.DeadlineExceeded),
+		"Archive with replay paused: %v, want an error matching ErrReplicaLag and context.DeadlineExceeded", err)
+	requireT(t, res != nil && res.Rows < rows, "Archive with replay paused moved %v of %d rows: it did not pause", res, rows)
+	mu.Lock()
+	requireT(t, len(throttled) > 0 && throttled[0].Task == sessionsec.TaskArchive && strings.HasPrefix(throttled[0].Replica, prefix) && throttled[0].Lag > 200*time.Millisecond,
+		"throttled reports %+v: want the archive task waiting for %s... lagging over 200ms", throttled, prefix)
+	mu.Unlock()
+	t.Logf("paused after %d of %d rows: %v", res.Rows, rows, err)
+	if err := resume(ctxT(t)); err != nil {
+		t.Fatalf("resuming replay: %v", err)
+	}
+	catchUp(t)
+	res2, err := sessionsec.Archive(ctxT(t), d.DB, all...)
+	requireT(t, err == nil && res.Rows+res2.Rows == rows, "Archive after replay resumed: %v, %v (before: %d rows)", res2, err, res.Rows)
+	var left, archived int
+	if err := d.DB.QueryRow("SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM sessions_archive)").Scan(&left, &archived); err != nil {
+		t.Fatal(err)
+	}
+	requireT(t, left == 0 && archived == rows, "%d sessions left and %d archived, want 0 and %d", left, archived, rows)
+}
+
+// TestReplicaLagMaintenance: the maintenance tasks' batches keep the bound, on both topologies.
+func TestReplicaLagMaintenance(t *testing.T) {
+	t.Run("pgstandby", func(t *testing.T) {
+		s := testtopo.PGStandby(t)
+		d := &testdb.DB{Server: testdbServer(t, "postgres"), DB: s.Primary, Name: s.Name, DSN: s.PrimaryDSN, DriverName: "postgres"}
+		exec := func(q string) func(ctx context.Context) error {
+			return func(ctx context.Context) error { _, err := s.Standby.ExecContext(ctx, q); return err }
+		}
+		lagMaintenance(t, d, s.CatchUp, exec("SELECT pg_wal_replay_pause()"), exec("SELECT pg_wal_replay_resume()"), "standby ")
+	})
+	t.Run("mariadbreplica", func(t *testing.T) {
+		r := testtopo.MariaDBReplica(t)
+		d := &testdb.DB{Server: testdbServer(t, "mariadb"), DB: r.Primary, Name: r.Name, DSN: r.PrimaryDSN, DriverName: "mysql"}
+		exec := func(q string) func(ctx context.Context) error {
+			return func(ctx context.Context) error { _, err := r.Replica.ExecContext(ctx, q); return err }
+		}
+		lagMaintenance(t, d, r.CatchUp, exec("STOP SLAVE SQL_THREAD"), exec("START SLAVE"), "replica 1", sessionsec.WithReplicas(r.Replica))
+	})
+}
+
+// TestReplicaLagHeartbeat (MySQL 9.7, MariaDB): a replica that cannot be read counts as lagging - the
+// migration waits, logs why, and gives up when ctx ends, with ErrReplicaLag; a replica that is current
+// (here a second handle on the primary itself) lets it run through, and the heartbeat table stays.
+func TestReplicaLagHeartbeat(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, d *testdb.DB) {
+		if d.Server.Dialect != "mysql" {
+			t.Skipf("skipping %s: the heartbeat is MySQL's and MariaDB's (PostgreSQL reads its standbys from the primary, SQLite has none)", d.Server.Name)
+		}
+		createExisting(t, d, 2000)
+		unreachable := openPool(t, "mysql", "root@tcp(127.0.0.1:1)/nowhere?timeout=200ms")
+		var logs bytes.Buffer
+		logger := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+		ctx, cancel := context.WithTimeout(ctxT(t), 2*time.Second)
+		defer cancel()
+		err := sessionsec.Migrate(ctx, d.DB, sessionsec.WithLogger(logger), sessionsec.WithReplicas(d.Open(t), unreachable))
+		requireT(t, errors.Is(err, sessionsec.ErrReplicaLag) && errors.Is(err, context.DeadlineExceeded),
+			"Migrate with an unreachable replica: %v, want an error matching ErrReplicaLag and context.DeadlineExceeded", err)
+		out := logs.String()
+		requireT(t, strings.Contains(out, `msg="sessionsec: pausing: a replica cannot be read, so its lag is unknown"`) &&
+			strings.Contains(out, `replica="replica 2"`) && strings.Contains(out, "err="), "the log does not say which replica cannot be read and why:\n%s", out)
+
+		var progress []sessionsec.Progress
+		mustMigrate(t, d.DB, sessionsec.WithReplicas(d.Open(t)), sessionsec.WithBackfillBatch(100),
+			sessionsec.WithProgress(func(pr sessionsec.Progress) { progress = append(progress, pr) }))
+		for _, pr := range progress {
+			requireT(t, !pr.Throttled, "a current replica throttled the migration: %+v", pr)
+		}
+		verifyHashes(t, d, 2000)
+		var micros int64
+		if err := d.DB.QueryRow("SELECT micros FROM sessionsec_schema_migrations_heartbeat WHERE id = 1").Scan(&micros); err != nil {
+			t.Fatalf("reading the heartbeat: %v", err)
+		}
+		requireT(t, time.Since(time.UnixMicro(micros)) < time.Minute, "the heartbeat says %s", time.UnixMicro(micros))
+	})
+}
+
+// TestReplicaLagOptions: bad bounds and replica handles a dialect cannot use are refused before
+// anything is touched.
+func TestReplicaLagOptions(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, d *testdb.DB) {
+		for _, opt := range []sessionsec.Option{sessionsec.WithMaxReplicaLag(-time.Second), sessionsec.WithMaxReplicaLag(2 * time.Hour), sessionsec.WithReplicas(nil)} {
+			err := sessionsec.Migrate(ctxT(t), d.DB, opt)
+			requireT(t, errors.Is(err, sessionsec.ErrInvalidOption), "Migrate: %v, want ErrInvalidOption", err)
+		}
+		_, err := sessionsec.Cleanup(ctxT(t), d.DB, sessionsec.WithReplicas(d.DB))
+		if d.Server.Dialect == "mysql" {
+			requireT(t, errors.Is(err, sessionsec.ErrNotMigrated), "Cleanup on an empty MySQL database with a replica: %v, want ErrNotMigrated", err)
+		} else {
+			requireT(t, errors.Is(err, sessionsec.ErrInvalidOption) && strings.Contains(err.Error(), "WithReplicas"),
+				"Cleanup with WithReplicas on %s: %v, want ErrInvalidOption", d.Server.Name, err)
+		}
+		if d.Server.Dialect != "sqlite" {
+			schema := map[string]string{"mysql": "DATABASE()", "postgres": "current_schema()"}[d.Server.Dialect]
+			var n int
+			if err := d.DB.QueryRow("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = " + schema + " AND table_name LIKE 'sessionsec%'").Scan(&n); err != nil || n != 0 {
+				t.Fatalf("a refused call left %d table(s) behind (%v)", n, err)
+			}
+		}
+	})
+}

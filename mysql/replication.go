@@ -2,6 +2,8 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/agui-go/sessionsec/internal/dialect"
@@ -38,5 +40,8 @@ func (Dialect) Beat(ctx context.Context, conn dialect.Querier, table string, mic
 func (Dialect) ReplicaPosition(ctx context.Context, replica dialect.Querier, schema, table string) (int64, error) {
 	var micros int64
 	err := replica.QueryRowContext(ctx, fmt.Sprintf("SELECT micros FROM %s.%s WHERE id = 1", quote(schema), quote(table))).Scan(&micros)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil // the table has arrived, its first row not yet: no heartbeat applied
+	}
 	return micros, err
 }
