@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -466,4 +467,48 @@ func TestReplicaLagOptions(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestReplicaLagPGHidden: a user who may not see the standbys' positions in pg_stat_replication (no
+// superuser, no pg_read_all_stats) gets ErrReplicaLag saying so before any step, not an endless wait;
+// WithMaxReplicaLag(0), the fix the message names, lets the migration run.
+func TestReplicaLagPGHidden(t *testing.T) {
+	s := testtopo.PGStandby(t)
+	ctx := ctxT(t)
+	role := "ssec_lag_" + strings.TrimPrefix(s.Name, "ssec_")
+	for _, stmt := range []string{
+		"CREATE ROLE " + role + " LOGIN",
+		"GRANT CREATE, CONNECT ON DATABASE " + s.Name + " TO " + role,
+		"GRANT ALL ON SCHEMA public TO " + role,
+	} {
+		if _, err := s.Primary.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	u, err := url.Parse(s.PrimaryDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	db, err := sql.Open("postgres", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = db.Close()
+		for _, stmt := range []string{"DROP OWNED BY " + role, "DROP ROLE " + role} {
+			if _, err := s.Primary.ExecContext(context.Background(), stmt); err != nil {
+				t.Errorf("%s: %v", stmt, err)
+			}
+		}
+	})
+	d := &testdb.DB{Server: testdbServer(t, "postgres"), DB: db, Name: s.Name, DSN: u.String(), DriverName: "postgres"}
+	createExisting(t, d, 100)
+	err = sessionsec.Migrate(ctx, db)
+	requireT(t, errors.Is(err, sessionsec.ErrReplicaLag) && strings.Contains(err.Error(), "pg_read_all_stats"),
+		"Migrate as a user who cannot see the standby's position: %v, want ErrReplicaLag naming pg_read_all_stats", err)
+	st, err := sessionsec.Status(ctx, db)
+	requireT(t, err == nil && !st.HasVersion, "after the refused Migrate: %v, %v; want no version applied", st, err)
+	mustMigrate(t, db, sessionsec.WithMaxReplicaLag(0))
+	verifyHashes(t, d, 100)
 }
