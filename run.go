@@ -2,6 +2,7 @@ package sessionsec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -237,6 +238,9 @@ func (r *runner) run(ctx context.Context, step schema.Step, up bool) error {
 					"step", file, "direction", dir, "how", a.why)
 			}
 			break
+		}
+		if errors.Is(err, ErrReplicaLag) {
+			return err // no failure of the step: the backfill stopped between batches, to run again
 		}
 		if !r.p.d.IsLockTimeout(err) {
 			return &StepError{Version: step.Version, Name: file, Direction: dir, kind: ErrStepFailed, Err: r.p.serverError(err)}
