@@ -17,12 +17,13 @@ import (
 
 // The test binary doubles as a "replica process": with SESSIONSEC_CHILD set it runs Migrate once and
 // exits, optionally SIGKILLing itself at a chosen step and phase. That gives real separate processes
-// and real crashes without a second program to build.
+// and real crashes without a second program to build. Otherwise it runs the tests, and ends with one line
+// counting the server subtests skipped for want of a server (testdb.Main).
 func TestMain(m *testing.M) {
 	if os.Getenv("SESSIONSEC_CHILD") != "" {
 		os.Exit(childMain())
 	}
-	os.Exit(m.Run())
+	os.Exit(testdb.Main(m))
 }
 
 func childMain() int {

@@ -3,7 +3,6 @@ package sessionsec
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,10 +18,13 @@ const (
 	DefaultAuditAge   = 30 * 24 * time.Hour
 )
 
-// Cleanup deletes expired, inactive (where the layout has the flag) and risky sessions, in batches, each
-// batch one transaction with its SECURITY_CLEANUP audit row. A row that a child row holds on to
-// (FOREIGN KEY ... RESTRICT) stays and is counted as Blocked. On MySQL and PostgreSQL it calls the
-// CleanupExpiredSecureSessions procedure the migrations created; on SQLite it runs the same rule itself.
+// Cleanup deletes expired, inactive (where the layout has the flag) and risky sessions, in batches of
+// WithBatchSize keys, each batch one transaction with its SECURITY_CLEANUP audit row. A row that a child
+// row holds on to (FOREIGN KEY ... RESTRICT or NO ACTION, deferred ones included on PostgreSQL) stays
+// and is counted as Blocked; each row is tried once per run. Every DELETE re-checks the rule, so a
+// session the application extends meanwhile is kept, and Rows counts only what this call deleted. ctx
+// stops the run between rows and batches. The rule is the CleanupExpiredSecureSessions procedure's,
+// which the library does not call (the stock CLI's users can).
 func Cleanup(ctx context.Context, db *sql.DB, opts ...Option) (*MaintenanceResult, error) {
 	p, cfg, err := topLevel(db, opCleanup, opts)
 	if err != nil {
@@ -38,7 +40,7 @@ func (p *Provider) Cleanup(ctx context.Context, opts ...Option) (*MaintenanceRes
 
 // UpdateRiskScores raises each session's risk_score to the documented rule's score (schema.Change.Risk)
 // where that is higher. It never lowers a score: one the application set higher stays. Batches and
-// audit rows (RISK_SCORE_UPDATE) as Cleanup; on MySQL and PostgreSQL it calls UpdateSessionRiskScores.
+// audit rows (RISK_SCORE_UPDATE) as Cleanup; the rule is the UpdateSessionRiskScores procedure's.
 func UpdateRiskScores(ctx context.Context, db *sql.DB, opts ...Option) (*MaintenanceResult, error) {
 	p, cfg, err := topLevel(db, opRisk, opts)
 	if err != nil {
@@ -55,7 +57,11 @@ func (p *Provider) UpdateRiskScores(ctx context.Context, opts ...Option) (*Maint
 // Archive moves sessions that expired more than 90 days ago (WithOlderThan) to the archive table
 // (<table>_archive), in batches: each batch copies its rows and deletes them from the session table in
 // one transaction with its SESSION_ARCHIVE audit row, so a row is always in exactly one of the two. A
-// row a child row holds on to, or whose key the archive already has, stays and is counted as Blocked.
+// row a child row holds on to, or whose key the archive already has, stays and is counted as Blocked
+// (the archive keeps one row per key). The archive follows the session table: a column the table gained
+// is added to it, a NOT NULL column the table lost is made nullable, a generated archive column is not
+// written; an archive column whose type would round or cut the table's values (a widened DECIMAL or
+// DATETIME) makes Archive refuse with an *ArchiveError (ErrArchiveMismatch) before it moves a row.
 func Archive(ctx context.Context, db *sql.DB, opts ...Option) (*MaintenanceResult, error) {
 	p, cfg, err := topLevel(db, opArchive, opts)
 	if err != nil {
@@ -131,10 +137,11 @@ func (p *Provider) maintain(ctx context.Context, o op, cfg config) (*Maintenance
 	}
 	m.res.Duration = time.Since(m.from)
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		var refused *ArchiveError
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) || errors.As(err, &refused) {
 			return &m.res, err
 		}
-		return &m.res, &MaintenanceError{Task: task, Done: m.res, Err: p.serverError(err)}
+		return &m.res, &MaintenanceError{Task: task, Done: m.res, Err: p.serverError(err), Transient: p.d.IsLockTimeout(err)}
 	}
 	cfg.logger.InfoContext(ctx, "sessionsec: maintenance done", "task", task, "rows", m.res.Rows, "blocked", m.res.Blocked,
 		"batches", m.res.Batches, "duration", m.res.Duration.Round(time.Millisecond))
@@ -178,16 +185,15 @@ func (p *Provider) ready(ctx context.Context, cfg config) (*maintenance, error) 
 	return m, nil
 }
 
-// routine runs cleanup or the risk update: the stored procedure where the dialect has it, else the
-// dialect's rules in batches.
+// routine runs cleanup or the risk update in batches of WithBatchSize keys, with the rules the stored
+// procedures run (rendered by the dialect from the same code). The library runs the batches itself, on
+// every server, rather than calling the procedure: a CALL is one statement that ctx cannot stop between
+// batches, and its batch size is fixed.
 func (m *maintenance) routine(ctx context.Context, o op, now time.Time) error {
 	n := m.f.t.Names
-	action, name := schema.AuditCleanup, n.Cleanup
+	action := schema.AuditCleanup
 	if o == opRisk {
-		action, name = schema.AuditRisk, n.RiskUpdate
-	}
-	if call := m.m.Call(m.f.srv, name); call != "" {
-		return m.procedure(ctx, call, action)
+		action = schema.AuditRisk
 	}
 	rules := m.m.Rules(m.f.t)
 	q := m.m.Quote
@@ -196,6 +202,8 @@ func (m *maintenance) routine(ctx context.Context, o op, now time.Time) error {
 	if o == opCleanup {
 		pred := fmt.Sprintf("(%s OR %s > %d)", rules.Expired(now), q(rr.Column), rr.CleanupThreshold)
 		return m.batches(ctx, n.Table, key, pred, action, func(ctx context.Context, tx *sql.Tx, keys []any) (int64, int64, error) {
+			// The rule is in the DELETE's WHERE, not only in the batch's SELECT: a session the
+			// application extended since is never deleted, and only what this statement deleted counts.
 			return m.perRow(ctx, tx, keys, func(in string, args []any) (int64, error) {
 				return affected(tx.ExecContext(ctx, "DELETE FROM "+tbl+" WHERE "+in+" AND "+pred, args...))
 			})
@@ -210,47 +218,6 @@ func (m *maintenance) routine(ctx context.Context, o op, now time.Time) error {
 	}, func(done, _ int64) string { return fmt.Sprintf(`{"updated": %d}`, done) })
 }
 
-// procedure calls a stored routine and reads what it did from the audit rows it wrote.
-func (m *maintenance) procedure(ctx context.Context, call, action string) error {
-	audit, q := m.m.Quote(m.f.t.Names.AuditLog), m.m.Quote
-	var mark int64
-	if err := m.s.conn.QueryRowContext(ctx, "SELECT COALESCE(MAX("+q("id")+"), 0) FROM "+audit).Scan(&mark); err != nil {
-		return err
-	}
-	if err := m.throttle(ctx); err != nil { // the routine batches inside the server: the bound holds at its start
-		return err
-	}
-	start := time.Now()
-	if _, err := m.s.conn.ExecContext(ctx, call); err != nil {
-		return err
-	}
-	m.cfg.logger.DebugContext(ctx, "sessionsec: statement", "sql", call, "duration", time.Since(start))
-	rows, err := m.s.conn.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s > %s AND %s = '%s' ORDER BY %s",
-		q("details"), audit, q("id"), m.m.Param(1), q("action"), action, q("id")), mark)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var details sql.NullString
-		if err := rows.Scan(&details); err != nil {
-			return err
-		}
-		var c map[string]int64
-		if json.Unmarshal([]byte(details.String), &c) != nil {
-			continue
-		}
-		done := c["deleted"] + c["updated"]
-		if done > 0 || c["blocked"] > 0 {
-			m.res.Batches++
-		}
-		m.res.Rows += done
-		m.res.Blocked += c["blocked"]
-	}
-	m.progress(true)
-	return rows.Err()
-}
-
 func (m *maintenance) archive(ctx context.Context, now time.Time) error {
 	age := m.cfg.olderThan
 	if age == 0 {
@@ -260,40 +227,164 @@ func (m *maintenance) archive(ctx context.Context, now time.Time) error {
 	t, n, q := m.f.t, m.f.t.Names, m.m.Quote
 	exp := t.Col(schema.RoleExpires)
 	pred := m.m.Before(exp, t.Kind(exp), m.res.Cutoff)
+	plan, err := planArchive(ctx, m.m, m.s.conn, m.f)
+	if err != nil {
+		return err
+	}
+	if len(plan.problems) > 0 {
+		return &ArchiveError{Problems: plan.problems}
+	}
 	// The archive follows the table: a column the application added since the archive was created is
-	// added to it first (same type, nullable), so that no value is lost on the way.
-	arch := m.f.cat.Tables[n.Archive]
-	var cols []string
-	for _, c := range m.f.cat.Tables[n.Table].Columns {
-		if arch.Column(c.Name) == nil {
-			stmt, err := m.m.AddColumnLike(ctx, m.s.conn, m.f.srv, n.Table, n.Archive, c.Name)
-			if err != nil {
-				return err
-			}
-			if _, err := m.s.conn.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("adding column %s to %s before archiving: %w", c.Name, n.Archive, err)
-			}
-			m.cfg.logger.InfoContext(ctx, "sessionsec: archive: added a column the session table has", "table", n.Archive, "column", c.Name)
+	// added to it (same type, nullable), and an archive column the application renamed or dropped that
+	// is NOT NULL without a default is made nullable, so that no value is lost and no row is refused.
+	for _, stmt := range plan.alter {
+		if _, err := m.s.conn.ExecContext(ctx, stmt.sql); err != nil {
+			return fmt.Errorf("%s before archiving: %w", stmt.what, err)
 		}
-		cols = append(cols, q(c.Name))
+		m.cfg.logger.InfoContext(ctx, "sessionsec: archive: "+stmt.what, "table", n.Archive)
+	}
+	cols := make([]string, len(plan.cols))
+	for i, c := range plan.cols {
+		cols[i] = q(c)
 	}
 	list := strings.Join(cols, ", ")
 	key := t.Col(schema.RoleKey)
 	return m.batches(ctx, n.Table, key, pred, schema.AuditArchive, func(ctx context.Context, tx *sql.Tx, keys []any) (int64, int64, error) {
-		return m.perRow(ctx, tx, keys, func(in string, args []any) (int64, error) {
-			copied, err := affected(tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s", q(n.Archive), list, list, q(n.Table), in), args...))
+		// A key the archive already holds (a session archived before, whose key the application used
+		// again) stays in the session table, counted as blocked: the archive keeps one row per key.
+		keys, held, err := m.notArchived(ctx, tx, keys)
+		if err != nil || len(keys) == 0 {
+			return 0, held, err
+		}
+		done, blocked, err := m.perRow(ctx, tx, keys, func(in string, args []any) (int64, error) {
+			copied, err := affected(tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s AND %s", q(n.Archive), list, list, q(n.Table), in, pred), args...))
 			if err != nil {
 				return 0, err
 			}
-			deleted, err := affected(tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s", q(n.Table), in), args...))
+			deleted, err := affected(tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s AND %s", q(n.Table), in, pred), args...))
 			if err == nil && deleted != copied {
-				// The rows are locked since the batch selected them; a difference means something is
-				// badly wrong, and the transaction must not commit.
-				err = fmt.Errorf("archive batch copied %d row(s) but deleted %d; rolled back", copied, deleted)
+				// The rows are locked since the batch selected them, so this cannot happen unless a
+				// trigger or rule on the tables interferes; the transaction must not commit.
+				err = fmt.Errorf("%w: an archive batch copied %d row(s) but deleted %d and was rolled back: a trigger or rule on %s or %s changes the rows; "+
+					"remove it or archive those rows by hand", errArchiveCount, copied, deleted, n.Table, n.Archive)
 			}
 			return deleted, err
 		})
+		return done, blocked + held, err
 	}, func(done, blocked int64) string { return fmt.Sprintf(`{"blocked": %d, "archived": %d}`, blocked, done) })
+}
+
+var errArchiveCount = errors.New("archive count mismatch")
+
+// notArchived drops from keys those the archive already has, and counts them.
+func (m *maintenance) notArchived(ctx context.Context, tx *sql.Tx, keys []any) ([]any, int64, error) {
+	key := m.f.t.Col(schema.RoleKey)
+	in, args := m.in(key, keys)
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s", m.m.Quote(key), m.m.Quote(m.f.t.Names.Archive), in), args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			return nil, 0, err
+		}
+		have[string(k)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	if len(have) == 0 {
+		return keys, 0, nil
+	}
+	var left []any
+	for _, k := range keys {
+		if !have[keyText(k)] {
+			left = append(left, k)
+		}
+	}
+	return left, int64(len(keys) - len(left)), nil
+}
+
+// keyText is a key as the driver returns it scanned into []byte (the decimal text of an integer).
+func keyText(k any) string {
+	switch v := k.(type) {
+	case int64:
+		return fmt.Sprint(v)
+	case []byte:
+		return string(v)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// archivePlan is what Archive copies and what it changes in the archive first.
+type archivePlan struct {
+	cols     []string // the columns copied
+	alter    []archiveStmt
+	problems []Problem // what Archive cannot fix itself; Validate reports the same
+}
+
+type archiveStmt struct{ sql, what string }
+
+// planArchive compares the archive with the session table. Columns the archive computes itself
+// (generated) are not written; a generated column of the session table is archived as its value.
+// A column the archive has in a type that would change its values (a DECIMAL of smaller scale, a
+// DATETIME with fewer fractional digits, a shorter VARCHAR, another type) is a problem: Archive
+// refuses to round. One that is wider than the table's (the application narrowed its column) is fine.
+func planArchive(ctx context.Context, d dialect.Maintainer, q dialect.Querier, f *facts) (*archivePlan, error) {
+	n := f.t.Names
+	src, arch := f.cat.Tables[n.Table], f.cat.Tables[n.Archive]
+	genArch, err := d.GeneratedColumns(ctx, q, f.srv, n.Archive)
+	if err != nil {
+		return nil, err
+	}
+	p := &archivePlan{}
+	for _, c := range src.Columns {
+		a := arch.Column(c.Name)
+		switch {
+		case a == nil:
+			stmt, err := d.AddColumnLike(ctx, q, f.srv, n.Table, n.Archive, c.Name)
+			if err != nil {
+				return nil, err
+			}
+			p.alter = append(p.alter, archiveStmt{stmt, "added column " + c.Name + " that the session table has"})
+		case genArch[c.Name]:
+			continue
+		case !d.Holds(c, a):
+			p.problems = append(p.problems, Problem{Err: ErrArchiveMismatch, Object: "column " + n.Archive + "." + c.Name,
+				Message: fmt.Sprintf("is %s while %s.%s is %s: archiving would round or cut its values", a.Type, n.Table, c.Name, c.Type),
+				Fix:     fmt.Sprintf("change %s.%s to %s (ALTER TABLE), then run Archive", n.Archive, c.Name, c.Type)})
+			continue
+		}
+		p.cols = append(p.cols, c.Name)
+	}
+	// The batches look up their keys in the archive: without an index on the key (PostgreSQL's and
+	// SQLite's archives are made without one) every batch would read the whole archive.
+	key := f.t.Col(schema.RoleKey)
+	indexed := false
+	for _, ix := range f.cat.TableIndexes(n.Archive) {
+		indexed = indexed || len(ix.Columns) > 0 && ix.Columns[0] == key
+	}
+	if !indexed && arch.Column(key) != nil {
+		p.alter = append(p.alter, archiveStmt{d.IndexColumn(n.Archive, key), "indexed column " + key})
+	}
+	for _, a := range arch.Columns {
+		if src.Column(a.Name) != nil || a.Nullable || a.Default != nil || genArch[a.Name] {
+			continue
+		}
+		stmt, err := d.DropNotNull(ctx, q, f.srv, n.Archive, a.Name)
+		if err != nil {
+			p.problems = append(p.problems, Problem{Err: ErrArchiveMismatch, Object: "column " + n.Archive + "." + a.Name,
+				Message: fmt.Sprintf("is NOT NULL without a default and %s has no such column: no row can be archived", n.Table),
+				Fix:     err.Error()})
+			continue
+		}
+		p.alter = append(p.alter, archiveStmt{stmt, "made column " + a.Name + " nullable (the session table no longer has it)"})
+	}
+	return p, nil
 }
 
 func (m *maintenance) prune(ctx context.Context, now time.Time) error {
@@ -341,6 +432,11 @@ func (m *maintenance) batches(ctx context.Context, table, key, pred, action stri
 				return err
 			}
 			defer func() { _ = tx.Rollback() }()
+			if start := m.m.BatchStart(); start != "" {
+				if _, err := tx.ExecContext(ctx, start); err != nil {
+					return err
+				}
+			}
 			if keys, err = m.next(ctx, tx, table, key, pred, last); err != nil || len(keys) == 0 {
 				return err
 			}
@@ -454,7 +550,9 @@ func (m *maintenance) in(key string, keys []any) (string, []any) {
 
 // perRow runs a batch's statements over all its keys at once; when one row conflicts (a child row
 // holds on to it, or the archive has its key), it rolls the batch back to its savepoint and goes row
-// by row, each row in a savepoint of its own, leaving the conflicting ones in place.
+// by row, each row in a savepoint of its own, leaving the conflicting ones in place and counting them
+// as blocked. apply's statements re-check the task's rule, so a row changed since the batch selected it
+// is left alone, and apply returns only the rows its statements changed.
 func (m *maintenance) perRow(ctx context.Context, tx *sql.Tx, keys []any, apply func(in string, args []any) (int64, error)) (done, blocked int64, err error) {
 	key := m.f.t.Col(schema.RoleKey)
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT sessionsec_batch"); err != nil {
@@ -472,6 +570,11 @@ func (m *maintenance) perRow(ctx context.Context, tx *sql.Tx, keys []any, apply 
 		return 0, 0, err
 	}
 	for _, k := range keys {
+		// Each key once, in order: a blocked row is counted and passed, never tried again; ctx stops
+		// the walk between rows (the transaction then rolls back whole).
+		if err := ctx.Err(); err != nil {
+			return done, blocked, err
+		}
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT sessionsec_row"); err != nil {
 			return done, blocked, err
 		}

@@ -47,8 +47,12 @@ var (
 	ErrValidation = errors.New("sessionsec: schema validation failed")
 	// ErrNotMigrated: a maintenance task needs the change applied (run Migrate first).
 	ErrNotMigrated = errors.New("sessionsec: the session-security change is not applied")
-	// ErrMaintenance: a maintenance task failed part-way (what it committed stays; run it again).
+	// ErrMaintenance: a maintenance task failed part-way (what it committed stays).
 	ErrMaintenance = errors.New("sessionsec: maintenance task failed")
+	// ErrArchiveMismatch: the archive table cannot take the session table's rows unchanged (a column
+	// of another type, which would round or cut values, or a NOT NULL column the session table no
+	// longer has that the archive cannot make nullable). Archive refuses before it moves a row.
+	ErrArchiveMismatch = errors.New("sessionsec: archive table does not fit the session table")
 )
 
 var kindSentinel = map[dialect.Kind]error{
@@ -77,6 +81,7 @@ var kindNames = map[error]string{
 	ErrConflictingObject: "conflicting_object", ErrPrivileges: "privileges", ErrBinlogRoutines: "binlog_routines",
 	ErrReadOnly: "read_only", ErrForeignMigrations: "foreign_migrations", ErrDatabaseAhead: "database_ahead",
 	ErrNoDatabase: "no_database", ErrStepFailed: "step_failed", ErrNotMigrated: "not_migrated",
+	ErrArchiveMismatch: "archive_mismatch",
 }
 
 // MarshalJSON writes the problem with its kind as a stable name ("privileges", "incompatible_table", ...).
@@ -171,16 +176,41 @@ func (e *DirtyError) Unwrap() []error {
 }
 
 // MaintenanceError is a maintenance task that failed part-way. The batches it committed stay committed
-// (each with its audit row); Done says what they did. Running the task again continues.
+// (each with its audit row); Done says what they did. Once the cause is dealt with, running the task
+// again continues where it stopped.
 type MaintenanceError struct {
 	Task string
 	Done MaintenanceResult // what the committed batches did
 	Err  error             // the server's error, scrubbed of row data
+	// Transient: the error was a lock wait or deadlock that outlasted the retries, which running the
+	// task again (later) can get past; otherwise the cause must be fixed first.
+	Transient bool
 }
 
 func (e *MaintenanceError) Error() string {
-	return fmt.Sprintf("sessionsec: %s failed after %d batch(es) (%d row(s), kept): %v; run it again to continue", e.Task, e.Done.Batches, e.Done.Rows, e.Err)
+	next := "fix the cause above, then run it again to continue"
+	if e.Transient {
+		next = "other sessions held the rows' locks through every retry: run it again when the load is lower"
+	}
+	return fmt.Sprintf("sessionsec: %s failed after %d batch(es) (%d row(s), kept): %v; %s", e.Task, e.Done.Batches, e.Done.Rows, e.Err, next)
 }
+
+// ArchiveError is Archive refusing to run because the archive table does not fit the session table;
+// nothing was moved. Each problem names the archive column and the change that fixes it.
+type ArchiveError struct{ Problems []Problem }
+
+func (e *ArchiveError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sessionsec: archive refused, nothing was moved: %d problem(s) with the archive table:", len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is(err, ErrArchiveMismatch) true.
+func (e *ArchiveError) Unwrap() error { return ErrArchiveMismatch }
 
 // Unwrap exposes ErrMaintenance and the server's error.
 func (e *MaintenanceError) Unwrap() []error { return []error{ErrMaintenance, e.Err} }

@@ -262,8 +262,8 @@ func WithProgress(f func(Progress)) Option {
 	}}
 }
 
-// WithBatchSize sets the rows per batch of Archive and PruneAudit (and of Cleanup and UpdateRiskScores
-// on SQLite; on MySQL and PostgreSQL those are the stored procedures, with batches of
+// WithBatchSize sets the rows per batch of Cleanup, UpdateRiskScores, Archive and PruneAudit, on every
+// server (the library runs the batches itself; the stored procedures, for the stock CLI's users, use
 // schema.Change.MaintenanceRows). Each batch is one short transaction with its audit row. Default 1000.
 func WithBatchSize(n int) Option {
 	return Option{name: "WithBatchSize", ops: opMaintain, apply: func(c *config) error {

@@ -122,6 +122,16 @@ func (p *Provider) validate(ctx context.Context, q dialect.Querier, cfg config, 
 			break
 		}
 		stepProblems(p.d, f, step, rep, add)
+		if step.Kind == schema.StepArchive && f.cat.Tables[f.t.Names.Archive] != nil && f.cat.Tables[f.t.Names.Table] != nil {
+			// What Archive would refuse (it fixes the rest itself): valid must mean Archive can run.
+			plan, err := planArchive(ctx, p.d, q, f)
+			if err != nil {
+				return nil, err
+			}
+			for _, pr := range plan.problems {
+				add(pr.Object, "a column that takes the session table's values unchanged", pr.Message, pr.Fix)
+			}
+		}
 	}
 	for _, dp := range p.d.Drift(f.t, f.cat) {
 		add(dp.Object, "none", dp.Message, dp.Fix)

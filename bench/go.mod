@@ -3,7 +3,7 @@ module github.com/agui-go/sessionsec/bench
 go 1.26.8
 
 require (
-	github.com/agui-go/sessionsec v0.0.0
+	github.com/agui-go/sessionsec v0.0.0-20261202180531-8b6c7655e61a
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/golang-migrate/migrate/v4 v4.20.1
 	github.com/lib/pq v1.12.3
@@ -24,5 +24,3 @@ require (
 	golang.org/x/image v0.30.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 )
-
-replace github.com/agui-go/sessionsec => ../

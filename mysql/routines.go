@@ -246,11 +246,14 @@ DELETE FROM %[1]s WHERE %[2]s AND %[3]s;
 SET v_rc = ROW_COUNT();
 IF v_fk = 1 THEN
     -- A child row (FOREIGN KEY ... RESTRICT) blocks the batch: delete row by row, by position among the
-    -- rows still to go (the blocked ones stay in front), and count what stays.
+    -- rows still to go, read as they are now and locked (FOR UPDATE: not an older snapshot, in which a
+    -- row deleted or extended meanwhile would be found again and again). A held row, or one the DELETE
+    -- no longer finds, moves the position on: each row is tried once. The DELETE re-checks the rule, so
+    -- a session extended meanwhile stays, and only the rows it deleted count.
     SET v_skip = 0;
     row_loop: LOOP
         SET @sessionsec_row = NULL;
-        SELECT %[4]s INTO @sessionsec_row FROM %[1]s WHERE %[2]s AND %[3]s ORDER BY %[4]s LIMIT v_skip, 1;
+        SELECT %[4]s INTO @sessionsec_row FROM %[1]s WHERE %[2]s AND %[3]s ORDER BY %[4]s LIMIT v_skip, 1 FOR UPDATE;
         IF @sessionsec_row IS NULL THEN
             LEAVE row_loop;
         END IF;
@@ -259,6 +262,8 @@ IF v_fk = 1 THEN
         SET v_rc = ROW_COUNT();
         IF v_fk = 1 THEN
             SET v_blocked = v_blocked + 1, v_skip = v_skip + 1;
+        ELSEIF v_rc < 1 THEN
+            SET v_skip = v_skip + 1;
         ELSE
             SET v_deleted = v_deleted + v_rc;
         END IF;

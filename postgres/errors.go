@@ -18,14 +18,22 @@ const (
 // SQLState returns the SQLSTATE of err from lib/pq or pgx, looking inside golang-migrate's
 // database.Error (which has no Unwrap), or "".
 func SQLState(err error) string {
+	code, _, _ := serverError(err)
+	return code
+}
+
+// serverError finds the server's error inside err - lib/pq's or pgx's, through fmt.Errorf / errors.Join
+// chains and golang-migrate's database.Error (value or pointer), which has no Unwrap but an OrigErr
+// field - and returns its SQLSTATE and message (without DETAIL).
+func serverError(err error) (code, message string, ok bool) {
 	for depth := 0; err != nil && depth < 16; depth++ {
 		var pqErr *pq.Error
 		if errors.As(err, &pqErr) {
-			return string(pqErr.Code)
+			return string(pqErr.Code), pqErr.Message, true
 		}
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) {
-			return pgErr.Code
+			return pgErr.Code, pgErr.Message, true
 		}
 		var dbErrP *database.Error
 		if errors.As(err, &dbErrP) && dbErrP != nil {
@@ -37,9 +45,9 @@ func SQLState(err error) string {
 			err = dbErr.OrigErr
 			continue
 		}
-		return ""
+		return "", "", false
 	}
-	return ""
+	return "", "", false
 }
 
 // IsLockTimeout reports lock_not_available (lock_timeout expired) and deadlock_detected.
@@ -52,17 +60,14 @@ func (Dialect) IsLockTimeout(err error) bool {
 }
 
 // Scrub returns the server's message without its DETAIL (which quotes row values, "Key (id)=(...)") and
-// with quoted values removed from the message itself.
+// with quoted values removed from the message itself - also inside golang-migrate's database.Error,
+// whose own message embeds the whole statement.
 func (Dialect) Scrub(err error) string {
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) {
-		return "ERROR " + string(pqErr.Code) + ": " + quotedValue.ReplaceAllString(pqErr.Message, `"…"`)
+	code, msg, ok := serverError(err)
+	if !ok {
+		return err.Error()
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return "ERROR " + pgErr.Code + ": " + quotedValue.ReplaceAllString(pgErr.Message, `"…"`)
-	}
-	return err.Error()
+	return "ERROR " + code + ": " + quotedValue.ReplaceAllString(msg, `"…"`)
 }
 
 // quotedValue matches a quoted literal in a server message ("invalid input syntax for type inet: \"x\"").

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/lib/pq"
 
 	"github.com/agui-go/sessionsec/internal/dialect"
@@ -14,6 +15,14 @@ func TestScrub(t *testing.T) {
 	got := Dialect{}.Scrub(err)
 	if strings.Contains(got, "10.0.0.999") || strings.Contains(got, "secret-session") || !strings.Contains(got, "22P02") {
 		t.Errorf("Scrub = %q", got)
+	}
+	// Inside golang-migrate's database.Error (no Unwrap), whose own message embeds the statement.
+	for _, wrapped := range []error{database.Error{OrigErr: err, Err: "migration failed", Query: []byte("INSERT ... 'secret-query'")},
+		&database.Error{OrigErr: err, Err: "migration failed", Query: []byte("INSERT ... 'secret-query'")}} {
+		got := Dialect{}.Scrub(wrapped)
+		if strings.Contains(got, "10.0.0.999") || strings.Contains(got, "secret") || !strings.Contains(got, "22P02") {
+			t.Errorf("Scrub(%T) = %q", wrapped, got)
+		}
 	}
 	if !(Dialect{}).IsLockTimeout(&pq.Error{Code: "55P03"}) || (Dialect{}).IsLockTimeout(err) {
 		t.Error("lock timeout classification")

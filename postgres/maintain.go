@@ -8,16 +8,72 @@ import (
 	"time"
 
 	"github.com/agui-go/sessionsec/internal/dialect"
+	"github.com/agui-go/sessionsec/schema"
 )
 
-// Call runs one of the change's stored procedures, qualified with the schema it was created in (its
-// name was created unquoted, so it is folded to lower case like any unquoted name).
-func (Dialect) Call(srv dialect.Server, routine string) string {
-	return "CALL " + quote(srv.Schema) + "." + quote(strings.ToLower(routine)) + "()"
+// Rules are the stored procedures' rules with their time variables as literals: a timestamptz for
+// instants, the UTC wall clock for a timestamp without time zone (how the change's triggers write it).
+func (Dialect) Rules(t dialect.Target) dialect.Rules { return rules{renderer{t: t}} }
+
+type rules struct{ r renderer }
+
+func times(now time.Time) *strings.Replacer {
+	wall := func(at time.Time) string { return at.UTC().Format("2006-01-02 15:04:05.000000") }
+	window := now.AddDate(0, 0, -schema.Change.Risk.ValidationWindowDays)
+	// Longest names first: the replacer tries its pairs in this order at each position.
+	return strings.NewReplacer(
+		"v_window_utc", "'"+wall(window)+"'::timestamp", "v_window", "'"+wall(window)+"+00'::timestamptz",
+		"v_now_utc", "'"+wall(now)+"'::timestamp", "v_now", "'"+wall(now)+"+00'::timestamptz")
 }
 
-// Rules is nil: cleanup and risk scores are the stored procedures.
-func (Dialect) Rules(dialect.Target) dialect.Rules { return nil }
+func (r rules) Expired(now time.Time) string {
+	exp := r.r.t.Col(schema.RoleExpires)
+	return times(now).Replace(fmt.Sprintf("%s OPERATOR(pg_catalog.<) %s%s", quote(exp), r.r.nowVar(exp), r.r.inactive()))
+}
+
+func (r rules) RiskScore(now time.Time) string { return times(now).Replace(r.r.riskScore()) }
+
+// BatchStart makes deferred constraints (DEFERRABLE INITIALLY DEFERRED foreign keys) immediate for
+// the batch: a child row then fails the DELETE of its session, not the batch's COMMIT.
+func (Dialect) BatchStart() string { return "SET CONSTRAINTS ALL IMMEDIATE" }
+
+// GeneratedColumns reads attgenerated (stored generated columns; identity columns are plain values).
+func (Dialect) GeneratedColumns(ctx context.Context, q dialect.Querier, srv dialect.Server, table string) (map[string]bool, error) {
+	rows, err := q.QueryContext(ctx, `SELECT a.attname FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> ''`,
+		capsOf(srv).quotedSchema+"."+quote(table))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	gen := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		gen[name] = true
+	}
+	return gen, rows.Err()
+}
+
+// DropNotNull is ALTER COLUMN ... DROP NOT NULL (a catalog change).
+func (Dialect) DropNotNull(_ context.Context, _ dialect.Querier, srv dialect.Server, table, col string) (string, error) {
+	return fmt.Sprintf("ALTER TABLE %s.%s ALTER COLUMN %s DROP NOT NULL", capsOf(srv).quotedSchema, quote(table), quote(col)), nil
+}
+
+// Holds compares format_type's spelling: dst must have the type of src, with a length, timestamp
+// precision or numeric (precision, scale) at least as large. A timestamp or time without a precision
+// has 6 digits; a varchar or numeric without one is unbounded.
+func (Dialect) Holds(src, dst *dialect.Column) bool {
+	return dialect.TypeHolds(src.Type, dst.Type, func(base string) (int, bool) {
+		switch base {
+		case "timestamp", "time":
+			return 6, true
+		}
+		return 0, false
+	})
+}
 
 // Before compares a timestamptz with the instant and a timestamp without time zone with the UTC wall
 // clock (how the change's triggers write it).
@@ -75,4 +131,9 @@ func (Dialect) AddColumnLike(ctx context.Context, q dialect.Querier, srv dialect
 		def += " COLLATE " + coll.String
 	}
 	return fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", sch, quote(to), quote(col), def), nil
+}
+
+// IndexColumn lets PostgreSQL name the index (<table>_<column>_idx, numbered where that is taken).
+func (Dialect) IndexColumn(table, col string) string {
+	return fmt.Sprintf("CREATE INDEX ON %s (%s)", quote(table), quote(col))
 }

@@ -240,16 +240,21 @@ func (r renderer) cleanupBody() string {
 	op := func(inRange string) string {
 		return fmt.Sprintf(`v_deleted := 0;
 v_blocked := 0;
+-- A deferred foreign key is checked per statement here, so that a held row fails its DELETE (and is
+-- left in place) rather than the COMMIT of the whole batch, for ever.
+SET CONSTRAINTS ALL IMMEDIATE;
 BEGIN
     DELETE FROM %[1]s WHERE %[2]s AND %[3]s;
     GET DIAGNOSTICS v_deleted = ROW_COUNT;
 EXCEPTION WHEN foreign_key_violation OR restrict_violation THEN
     -- A child row (FOREIGN KEY ... NO ACTION / RESTRICT; PostgreSQL 18 reports RESTRICT as
-    -- restrict_violation) blocks the batch: delete row by row, count what stays.
+    -- restrict_violation) blocks the batch: delete row by row, each row once, count what stays. The
+    -- DELETE re-checks the rule (a session extended meanwhile stays) and only what it deleted counts.
     FOR v_row IN SELECT %[4]s FROM %[1]s WHERE %[2]s AND %[3]s ORDER BY %[4]s LOOP
         BEGIN
-            DELETE FROM %[1]s WHERE %[4]s OPERATOR(pg_catalog.=) v_row;
-            v_deleted := v_deleted + 1;
+            DELETE FROM %[1]s WHERE %[4]s OPERATOR(pg_catalog.=) v_row AND %[3]s;
+            GET DIAGNOSTICS v_rc = ROW_COUNT;
+            v_deleted := v_deleted + v_rc;
         EXCEPTION WHEN foreign_key_violation OR restrict_violation THEN
             v_blocked := v_blocked + 1;
         END;
@@ -263,7 +268,7 @@ v_total_blocked := v_total_blocked + v_blocked;
 `, t, inRange, pred, k, auditInsert(schema.AuditCleanup, "pg_catalog.jsonb_build_object('blocked', v_blocked, 'deleted', v_deleted)"))
 	}
 	return "\nDECLARE\n" + r.keyDecl() + "    v_row " + schemaMark + "." + quote(r.t.Names.Table) + "." + k + "%TYPE;\n" + r.nowDecl() +
-		"    v_deleted bigint;\n    v_blocked bigint;\n    v_total bigint := 0;\n    v_total_blocked bigint := 0;\nBEGIN\n" +
+		"    v_deleted bigint;\n    v_blocked bigint;\n    v_rc bigint;\n    v_total bigint := 0;\n    v_total_blocked bigint := 0;\nBEGIN\n" +
 		r.keyset(fmt.Sprint(schema.Change.MaintenanceRows), op) +
 		"    IF v_total = 0 AND v_total_blocked = 0 THEN\n        " +
 		auditInsert(schema.AuditCleanup, "pg_catalog.jsonb_build_object('blocked', 0, 'deleted', 0)") + "\n    END IF;\nEND\n"

@@ -3,7 +3,7 @@ module github.com/agui-go/sessionsec/sessionsecprom
 go 1.26.8
 
 require (
-	github.com/agui-go/sessionsec v0.0.0
+	github.com/agui-go/sessionsec v0.0.0-20261202180531-8b6c7655e61a
 	modernc.org/sqlite v1.62.0
 )
 
@@ -28,5 +28,3 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )
-
-replace github.com/agui-go/sessionsec => ../

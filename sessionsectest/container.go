@@ -3,9 +3,12 @@ package sessionsectest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,7 +63,7 @@ func server(tb testing.TB, ctx context.Context, k kind, c config) *running {
 			tb.Cleanup(func() { _ = testcontainers.TerminateContainer(r.ctr) })
 		}
 		if err != nil {
-			tb.Fatalf("sessionsectest: starting %s (%s): %v", k, c.image, err)
+			tb.Fatalf("sessionsectest: starting %s (%s): %v; %s", k, c.image, err, dockerHint())
 		}
 		return r
 	}
@@ -75,7 +78,7 @@ func server(tb testing.TB, ctx context.Context, k kind, c config) *running {
 		if r != nil {
 			_ = testcontainers.TerminateContainer(r.ctr)
 		}
-		tb.Fatalf("sessionsectest: starting %s (%s): %v", k, c.image, err)
+		tb.Fatalf("sessionsectest: starting %s (%s): %v; %s", k, c.image, err, dockerHint())
 	}
 	shared[key] = r
 	return r
@@ -109,11 +112,49 @@ func skipWithoutDocker(tb testing.TB) {
 	if dockerErr == nil {
 		return
 	}
-	msg := fmt.Sprintf("sessionsectest: no Docker engine answers (%v); these tests need one", dockerErr)
+	msg := noDocker(dockerErr)
 	if os.Getenv(EnvRequireDocker) != "" {
 		tb.Fatal(msg + " (" + EnvRequireDocker + " is set)")
 	}
 	tb.Skip(msg)
+}
+
+// noDocker is the message of a test that finds no Docker engine.
+func noDocker(err error) string {
+	return fmt.Sprintf("sessionsectest: no Docker engine answers (%v); these tests need one (DOCKER_HOST names it); %s", err, dockerHint())
+}
+
+// Environment variables of testcontainers-go that the usual failures to start or reach a container need.
+const (
+	envRyukDisabled = "TESTCONTAINERS_RYUK_DISABLED"
+	envHostOverride = "TESTCONTAINERS_HOST_OVERRIDE"
+)
+
+// dockerHint names the testcontainers-go settings behind the usual reasons a container cannot be started
+// or reached - the reaper's image cannot be pulled (no registry), or the published ports are not at the
+// address testcontainers-go takes for the Docker host (Docker not on the default route: a sandbox, a
+// container, a remote engine) - with their current values, so a failure says what to try.
+func dockerHint() string {
+	var h []string
+	if v := os.Getenv(envRyukDisabled); v != "" {
+		h = append(h, envRyukDisabled+"="+v+" is set")
+	} else {
+		h = append(h, "where the reaper image (testcontainers/ryuk) cannot be pulled, set "+envRyukDisabled+"=true (Terminate then stops the containers)")
+	}
+	if v := os.Getenv(envHostOverride); v != "" {
+		h = append(h, envHostOverride+"="+v+" is set: the containers' published ports must be reachable at that host")
+	} else {
+		h = append(h, "where the containers' published ports are not reachable at the Docker host's address, set "+envHostOverride+"=127.0.0.1 (or the host that reaches them)")
+	}
+	return strings.Join(h, "; ")
+}
+
+// unreachable adds dockerHint to an error of reaching a started container's server over the network.
+func unreachable(err error) error {
+	if _, ok := errors.AsType[*net.OpError](err); ok {
+		return fmt.Errorf("%w (the container runs but its server cannot be reached: %s)", err, dockerHint())
+	}
+	return err
 }
 
 // Terminate stops the shared containers. Call it from TestMain after m.Run.
@@ -223,7 +264,7 @@ func (r *running) fresh(ctx context.Context, tb testing.TB, c config) (*sql.DB, 
 		create += " CHARACTER SET utf8mb4"
 	}
 	if _, err := admin.ExecContext(ctx, create); err != nil {
-		return nil, fmt.Errorf("creating the test's database: %w", err)
+		return nil, fmt.Errorf("creating the test's database: %w", unreachable(err))
 	}
 	db, err := sql.Open(r.driver(), r.dsnFor(name))
 	if err != nil {
@@ -263,7 +304,7 @@ func (r *running) template(ctx context.Context, admin *sql.DB, c config) (string
 	}
 	name := randomName("tmpl_")
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
-		return "", fmt.Errorf("creating the template: %w", err)
+		return "", fmt.Errorf("creating the template: %w", unreachable(err))
 	}
 	db, err := sql.Open("postgres", r.dsnFor(name))
 	if err != nil {

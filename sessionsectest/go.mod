@@ -3,7 +3,7 @@ module github.com/agui-go/sessionsec/sessionsectest
 go 1.26.8
 
 require (
-	github.com/agui-go/sessionsec v0.0.0
+	github.com/agui-go/sessionsec v0.0.0-20261202180531-8b6c7655e61a
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/lib/pq v1.12.3
 	github.com/testcontainers/testcontainers-go v0.45.0
@@ -68,5 +68,3 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 )
-
-replace github.com/agui-go/sessionsec => ../

@@ -15,9 +15,6 @@ import (
 	"github.com/agui-go/sessionsec/schema"
 )
 
-// Call is "": SQLite has no stored procedures; the core runs cleanup and risk scores with Rules.
-func (Dialect) Call(dialect.Server, string) string { return "" }
-
 // Rules are cleanup's and the risk score's SQL over the current row. Times are compared as whole
 // seconds through sessionsec_epoch, which reads every time text the drivers write.
 func (Dialect) Rules(t dialect.Target) dialect.Rules { return rules{t} }
@@ -51,6 +48,37 @@ func (r rules) RiskScore(now time.Time) string {
 	return fmt.Sprintf("MIN(%d, %s)", rr.Max, strings.Join(terms, " + "))
 }
 
+// BatchStart is "". SQLite cannot make a deferred foreign key immediate; its check runs at COMMIT.
+func (Dialect) BatchStart() string { return "" }
+
+// GeneratedColumns reads pragma_table_xinfo's hidden flag: 2 is a virtual and 3 a stored generated column.
+func (Dialect) GeneratedColumns(ctx context.Context, q dialect.Querier, _ dialect.Server, table string) (map[string]bool, error) {
+	rows, err := q.QueryContext(ctx, "SELECT name FROM pragma_table_xinfo(?) WHERE hidden IN (2, 3)", table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	gen := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		gen[name] = true
+	}
+	return gen, rows.Err()
+}
+
+// DropNotNull refuses: SQLite cannot change a column's constraints in place. The archive the change
+// creates (CREATE TABLE ... AS SELECT) has none; only a hand-made one can get here.
+func (Dialect) DropNotNull(_ context.Context, _ dialect.Querier, _ dialect.Server, table, col string) (string, error) {
+	return "", fmt.Errorf("column %s of %s is NOT NULL without a default and SQLite cannot change that in place: "+
+		"rebuild %s without NOT NULL on %s (CREATE TABLE ... AS SELECT, as the change creates it)", col, table, table, col)
+}
+
+// Holds is true: SQLite stores a value as given, whatever the column's declared type.
+func (Dialect) Holds(_, _ *dialect.Column) bool { return true }
+
 // Before compares whole seconds (sessionsec_epoch of the stored text): SQLite keeps times as text in
 // whichever form the writer used.
 func (Dialect) Before(col string, _ dialect.Family, at time.Time) string {
@@ -66,13 +94,18 @@ func (Dialect) Quote(name string) string { return quote(name) }
 // LockRows is "": a write transaction locks the whole database.
 func (Dialect) LockRows() string { return "" }
 
-// IsRowConflict reports SQLITE_CONSTRAINT_FOREIGNKEY, _PRIMARYKEY and _UNIQUE.
+// IsRowConflict reports SQLITE_CONSTRAINT_FOREIGNKEY, _PRIMARYKEY and _UNIQUE, and the foreign-key
+// failure of an ON DELETE RESTRICT child row, which SQLite raises from its foreign-key action as
+// SQLITE_CONSTRAINT_TRIGGER (on a connection that turned foreign keys on). A trigger's own RAISE has
+// that code too, with its own message: it is not a row conflict.
 func (Dialect) IsRowConflict(err error) bool {
 	var se *modernc.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
 			return true
+		case sqlite3.SQLITE_CONSTRAINT_TRIGGER:
+			return strings.Contains(se.Error(), "FOREIGN KEY constraint failed")
 		}
 	}
 	return false
@@ -84,8 +117,14 @@ func (Dialect) Isolation() sql.IsolationLevel { return sql.LevelDefault }
 // AddColumnLike adds col with its declared type (SQLite keeps the declaration as written).
 func (Dialect) AddColumnLike(ctx context.Context, q dialect.Querier, _ dialect.Server, from, to, col string) (string, error) {
 	var typ string
-	if err := q.QueryRowContext(ctx, "SELECT type FROM pragma_table_info(?) WHERE name = ?", from, col).Scan(&typ); err != nil {
+	if err := q.QueryRowContext(ctx, "SELECT type FROM pragma_table_xinfo(?) WHERE name = ?", from, col).Scan(&typ); err != nil {
 		return "", fmt.Errorf("reading the definition of %s.%s: %w", from, col, err)
 	}
 	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", quote(to), quote(col), typ), nil
+}
+
+// IndexColumn names the index after the table (a retired archive's rows move to another table and the
+// archive with its indexes is dropped, so the name is free again).
+func (Dialect) IndexColumn(table, col string) string {
+	return fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", quote(table+"_"+col+"_idx"), quote(table), quote(col))
 }

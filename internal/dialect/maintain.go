@@ -3,20 +3,33 @@ package dialect
 import (
 	"context"
 	"database/sql"
+	"strconv"
+	"strings"
 	"time"
 )
 
-// Maintainer spells what the maintenance tasks need that differs between servers. The core runs the
-// tasks' batches itself (one transaction per batch with its audit row); where the dialect has the stored
-// routines the migrations created (cleanup, risk scores), the core calls them instead, so that a task
-// has one definition on each server.
+// Maintainer spells what the maintenance tasks need that differs between servers. The core runs every
+// task's batches itself (one transaction per batch with its audit row), on every server: so that the
+// batch size, ctx cancellation between rows and batches and the handling of a row a child row holds on
+// to are the same everywhere. The stored procedures the migrations create (cleanup, risk scores) run
+// the same rules for the stock golang-migrate CLI's users; Rules renders them from the same code.
 type Maintainer interface {
-	// Call is the statement that runs the stored procedure routine of the change on srv's schema, or
-	// "" where the dialect has no stored routines (SQLite): the core then runs the batches with Rules.
-	Call(srv Server, routine string) string
-	// Rules are the cleanup and risk-score rules as SQL over the session table's current row, for the
-	// dialects without stored routines; nil elsewhere.
+	// Rules are the cleanup and risk-score rules as SQL over the session table's current row.
 	Rules(t Target) Rules
+	// BatchStart is the statement a batch's transaction runs first ("" for none). PostgreSQL makes
+	// deferred constraints immediate, so that a child row holding on to a session fails the DELETE
+	// of that row (which the batch then leaves in place) instead of the COMMIT of the whole batch.
+	BatchStart() string
+	// GeneratedColumns are the generated (computed) columns of table: the archive never writes one.
+	GeneratedColumns(ctx context.Context, q Querier, srv Server, table string) (map[string]bool, error)
+	// DropNotNull is the statement that makes column col of table nullable, keeping its type.
+	DropNotNull(ctx context.Context, q Querier, srv Server, table, col string) (string, error)
+	// IndexColumn is the statement that indexes column col of table under a name the server picks
+	// (or one of the table's own), so that it never collides with an index of a retired copy.
+	IndexColumn(table, col string) string
+	// Holds reports whether column dst stores every value of column src unchanged (false when dst's
+	// type would round, cut or refuse one). SQLite, which stores any value as given, says true.
+	Holds(src, dst *Column) bool
 	// Before is a predicate: column col, of family f, holds a time earlier than at (a UTC instant),
 	// whatever the connection's time zone (the core runs on a prepared session).
 	Before(col string, f Family, at time.Time) string
@@ -47,4 +60,76 @@ type Rules interface {
 	Expired(now time.Time) string
 	// RiskScore is schema.Change.Risk's scoring rule over the current row at now.
 	RiskScore(now time.Time) string
+}
+
+// TypeHolds reports whether a column of type dst holds every value of a column of type src, both as
+// the catalog normalizes them ("decimal(10,2) unsigned", "timestamp(3) without time zone"): the same
+// type, or the same type with a length, fractional-seconds precision or (precision, scale) at least as
+// large. unset is the value of the one parameter a type was declared without (a DATETIME's 0 digits, a
+// PostgreSQL timestamp's 6), ok false where it is unbounded or unknown. Anything else must be equal.
+func TypeHolds(src, dst string, unset func(base string) (n int, ok bool)) bool {
+	if src == dst {
+		return true
+	}
+	sb, sp, ss, sok := splitType(src)
+	db, dp, ds, dok := splitType(dst)
+	// The same type with its parameters taken out ("timestamp without time zone" and
+	// "timestamp(3) without time zone" are both a timestamp).
+	if !sok || !dok || sb+ss != db+ds {
+		return false
+	}
+	if len(sp) > 0 && len(dp) == 0 {
+		db = sb
+	} else if len(dp) > 0 && len(sp) == 0 {
+		sb = db
+	}
+	one := func(p []int, base string) (int, bool) {
+		if len(p) == 1 {
+			return p[0], true
+		}
+		if len(p) == 0 {
+			return unset(base)
+		}
+		return 0, false
+	}
+	if len(sp) == 2 || len(dp) == 2 {
+		// (precision, scale): dst needs as many digits after the point and as many before it; one
+		// declared without them where that is unbounded (a PostgreSQL numeric) holds any.
+		if _, bounded := unset(db); len(dp) == 0 && !bounded {
+			return true
+		}
+		if len(sp) != 2 || len(dp) != 2 {
+			return false
+		}
+		return dp[1] >= sp[1] && dp[0]-dp[1] >= sp[0]-sp[1]
+	}
+	sn, sok := one(sp, sb)
+	dn, dok := one(dp, db)
+	if !dok && len(dp) == 0 {
+		// dst declared without a bound that has no fixed default: unbounded (a PostgreSQL varchar).
+		_, bounded := unset(db)
+		return !bounded
+	}
+	return sok && dok && dn >= sn
+}
+
+// splitType splits "base(p1,p2) suffix" into its parts; ok false when a parameter is not a number
+// (an ENUM's values).
+func splitType(t string) (base string, params []int, suffix string, ok bool) {
+	open := strings.IndexByte(t, '(')
+	if open < 0 {
+		return t, nil, "", true
+	}
+	end := strings.IndexByte(t[open:], ')')
+	if end < 0 {
+		return "", nil, "", false
+	}
+	for _, f := range strings.Split(t[open+1:open+end], ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return "", nil, "", false
+		}
+		params = append(params, n)
+	}
+	return t[:open], params, t[open+end+1:], true
 }

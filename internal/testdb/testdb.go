@@ -5,6 +5,8 @@
 // URL of a maintenance database). scripts/dbservers.sh starts all three and prints these lines.
 // When a DSN is missing the test is skipped with the reason - except under CI=true or
 // SESSIONSEC_REQUIRE_SERVERS=1, where a missing server fails the test: CI must never count a skip as a pass.
+// A package whose tests use this one runs them through Main (from its TestMain), which ends the run with
+// one line counting the server subtests skipped for want of a server, and saying how to run them.
 //
 // SESSIONSEC_SERVERS (a comma-separated list of server names, e.g. "mariadb,postgres") restricts a run to
 // those servers: scripts/matrix.sh runs the suite once per further server version that way, the other
@@ -20,7 +22,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,9 +128,78 @@ func envDSN(t testing.TB, s Server) string {
 		if required() {
 			t.Fatalf("%s is not set but servers are required (CI=true): run scripts/dbservers.sh start", s.EnvVar)
 		}
+		noteSkip(s)
 		t.Skipf("skipping %s: %s is not set (run scripts/dbservers.sh start and source its env file)", s.Name, s.EnvVar)
 	}
 	return dsn
+}
+
+// skipped counts, per server, the subtests skipped because its DSN is not set.
+var skipped struct {
+	sync.Mutex
+	n map[string]int
+}
+
+func noteSkip(s Server) {
+	skipped.Lock()
+	defer skipped.Unlock()
+	if skipped.n == nil {
+		skipped.n = map[string]int{}
+	}
+	skipped.n[s.Name]++
+}
+
+// DSNHelp says how to give the suite the servers it skipped for: the environment variables with a DSN
+// of each form, or scripts/test.sh, which starts the servers itself.
+const DSNHelp = "set SESSIONSEC_MYSQL_DSN='root:pass@tcp(127.0.0.1:3306)/' and " +
+	"SESSIONSEC_MARIADB_DSN='root:pass@tcp(127.0.0.1:3307)/' (go-sql-driver DSNs without a database) and " +
+	"SESSIONSEC_POSTGRES_DSN='postgres://postgres:pass@127.0.0.1:5432/postgres?sslmode=disable' " +
+	"(a user that may CREATE DATABASE: each test makes its own), or run scripts/test.sh, which starts the servers itself"
+
+// SkipSummary is the line Main prints: how many server subtests were skipped for want of a server and how
+// to run them; "" when none was.
+func SkipSummary(pkg string) string {
+	skipped.Lock()
+	defer skipped.Unlock()
+	total, vars := 0, []string{}
+	for _, s := range Servers {
+		if n := skipped.n[s.Name]; n > 0 {
+			total += n
+			vars = append(vars, fmt.Sprintf("%s %d", s.EnvVar, n))
+		}
+	}
+	if total == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s: SKIPPED %d server subtests, their server's DSN not set (%s); to run them, %s",
+		pkg, total, strings.Join(vars, ", "), DSNHelp)
+}
+
+// Main runs the package's tests (call it from TestMain: os.Exit(testdb.Main(m))) and then, where server
+// subtests were skipped, prints SkipSummary's line. A passing package's output is discarded by
+// `go test ./...` (only -v shows it), so without -v the line goes to the terminal (/dev/tty) where there
+// is one; otherwise to standard output.
+func Main(m *testing.M) int {
+	code := m.Run()
+	pkg := "this package"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		pkg = strings.TrimSuffix(bi.Path, ".test")
+	}
+	line := SkipSummary(pkg)
+	if line == "" {
+		return code
+	}
+	if !testing.Verbose() {
+		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+			_, err = fmt.Fprintln(tty, line)
+			_ = tty.Close()
+			if err == nil {
+				return code
+			}
+		}
+	}
+	fmt.Println(line)
+	return code
 }
 
 func newMySQL(t testing.TB, s Server) *DB {

@@ -31,11 +31,14 @@ BEGIN
         SET v_rc = ROW_COUNT();
         IF v_fk = 1 THEN
             -- A child row (FOREIGN KEY ... RESTRICT) blocks the batch: delete row by row, by position among the
-            -- rows still to go (the blocked ones stay in front), and count what stays.
+            -- rows still to go, read as they are now and locked (FOR UPDATE: not an older snapshot, in which a
+            -- row deleted or extended meanwhile would be found again and again). A held row, or one the DELETE
+            -- no longer finds, moves the position on: each row is tried once. The DELETE re-checks the rule, so
+            -- a session extended meanwhile stays, and only the rows it deleted count.
             SET v_skip = 0;
             row_loop: LOOP
                 SET @sessionsec_row = NULL;
-                SELECT `id` INTO @sessionsec_row FROM `sessions` WHERE `id` >= @sessionsec_lo AND `id` <= @sessionsec_hi AND (`expires_at` < v_now OR `is_active` = 0 OR `risk_score` > 50) ORDER BY `id` LIMIT v_skip, 1;
+                SELECT `id` INTO @sessionsec_row FROM `sessions` WHERE `id` >= @sessionsec_lo AND `id` <= @sessionsec_hi AND (`expires_at` < v_now OR `is_active` = 0 OR `risk_score` > 50) ORDER BY `id` LIMIT v_skip, 1 FOR UPDATE;
                 IF @sessionsec_row IS NULL THEN
                     LEAVE row_loop;
                 END IF;
@@ -44,6 +47,8 @@ BEGIN
                 SET v_rc = ROW_COUNT();
                 IF v_fk = 1 THEN
                     SET v_blocked = v_blocked + 1, v_skip = v_skip + 1;
+                ELSEIF v_rc < 1 THEN
+                    SET v_skip = v_skip + 1;
                 ELSE
                     SET v_deleted = v_deleted + v_rc;
                 END IF;
@@ -69,11 +74,14 @@ BEGIN
                 SET v_rc = ROW_COUNT();
                 IF v_fk = 1 THEN
                     -- A child row (FOREIGN KEY ... RESTRICT) blocks the batch: delete row by row, by position among the
-                    -- rows still to go (the blocked ones stay in front), and count what stays.
+                    -- rows still to go, read as they are now and locked (FOR UPDATE: not an older snapshot, in which a
+                    -- row deleted or extended meanwhile would be found again and again). A held row, or one the DELETE
+                    -- no longer finds, moves the position on: each row is tried once. The DELETE re-checks the rule, so
+                    -- a session extended meanwhile stays, and only the rows it deleted count.
                     SET v_skip = 0;
                     row_loop: LOOP
                         SET @sessionsec_row = NULL;
-                        SELECT `id` INTO @sessionsec_row FROM `sessions` WHERE `id` > @sessionsec_lo AND `id` <= @sessionsec_hi AND (`expires_at` < v_now OR `is_active` = 0 OR `risk_score` > 50) ORDER BY `id` LIMIT v_skip, 1;
+                        SELECT `id` INTO @sessionsec_row FROM `sessions` WHERE `id` > @sessionsec_lo AND `id` <= @sessionsec_hi AND (`expires_at` < v_now OR `is_active` = 0 OR `risk_score` > 50) ORDER BY `id` LIMIT v_skip, 1 FOR UPDATE;
                         IF @sessionsec_row IS NULL THEN
                             LEAVE row_loop;
                         END IF;
@@ -82,6 +90,8 @@ BEGIN
                         SET v_rc = ROW_COUNT();
                         IF v_fk = 1 THEN
                             SET v_blocked = v_blocked + 1, v_skip = v_skip + 1;
+                        ELSEIF v_rc < 1 THEN
+                            SET v_skip = v_skip + 1;
                         ELSE
                             SET v_deleted = v_deleted + v_rc;
                         END IF;

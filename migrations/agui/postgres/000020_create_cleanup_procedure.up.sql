@@ -14,6 +14,7 @@ DECLARE
     v_now_utc timestamp := pg_catalog.timezone('UTC', pg_catalog.now());
     v_deleted bigint;
     v_blocked bigint;
+    v_rc bigint;
     v_total bigint := 0;
     v_total_blocked bigint := 0;
 BEGIN
@@ -24,16 +25,21 @@ BEGIN
             EXIT WHEN v_max IS NULL;
             v_deleted := 0;
             v_blocked := 0;
+            -- A deferred foreign key is checked per statement here, so that a held row fails its DELETE (and is
+            -- left in place) rather than the COMMIT of the whole batch, for ever.
+            SET CONSTRAINTS ALL IMMEDIATE;
             BEGIN
                 DELETE FROM @schema@."sessions" WHERE "id" OPERATOR(pg_catalog.<=) v_max AND ("expires_at" OPERATOR(pg_catalog.<) v_now OR "is_active" IS FALSE OR "risk_score" OPERATOR(pg_catalog.>) 50);
                 GET DIAGNOSTICS v_deleted = ROW_COUNT;
             EXCEPTION WHEN foreign_key_violation OR restrict_violation THEN
                 -- A child row (FOREIGN KEY ... NO ACTION / RESTRICT; PostgreSQL 18 reports RESTRICT as
-                -- restrict_violation) blocks the batch: delete row by row, count what stays.
+                -- restrict_violation) blocks the batch: delete row by row, each row once, count what stays. The
+                -- DELETE re-checks the rule (a session extended meanwhile stays) and only what it deleted counts.
                 FOR v_row IN SELECT "id" FROM @schema@."sessions" WHERE "id" OPERATOR(pg_catalog.<=) v_max AND ("expires_at" OPERATOR(pg_catalog.<) v_now OR "is_active" IS FALSE OR "risk_score" OPERATOR(pg_catalog.>) 50) ORDER BY "id" LOOP
                     BEGIN
-                        DELETE FROM @schema@."sessions" WHERE "id" OPERATOR(pg_catalog.=) v_row;
-                        v_deleted := v_deleted + 1;
+                        DELETE FROM @schema@."sessions" WHERE "id" OPERATOR(pg_catalog.=) v_row AND ("expires_at" OPERATOR(pg_catalog.<) v_now OR "is_active" IS FALSE OR "risk_score" OPERATOR(pg_catalog.>) 50);
+                        GET DIAGNOSTICS v_rc = ROW_COUNT;
+                        v_deleted := v_deleted + v_rc;
                     EXCEPTION WHEN foreign_key_violation OR restrict_violation THEN
                         v_blocked := v_blocked + 1;
                     END;
@@ -51,16 +57,21 @@ BEGIN
             EXIT WHEN v_max IS NULL;
             v_deleted := 0;
             v_blocked := 0;
+            -- A deferred foreign key is checked per statement here, so that a held row fails its DELETE (and is
+            -- left in place) rather than the COMMIT of the whole batch, for ever.
+            SET CONSTRAINTS ALL IMMEDIATE;
             BEGIN
                 DELETE FROM @schema@."sessions" WHERE "id" OPERATOR(pg_catalog.>) v_last AND "id" OPERATOR(pg_catalog.<=) v_max AND ("expires_at" OPERATOR(pg_catalog.<) v_now OR "is_active" IS FALSE OR "risk_score" OPERATOR(pg_catalog.>) 50);
                 GET DIAGNOSTICS v_deleted = ROW_COUNT;
             EXCEPTION WHEN foreign_key_violation OR restrict_violation THEN
                 -- A child row (FOREIGN KEY ... NO ACTION / RESTRICT; PostgreSQL 18 reports RESTRICT as
-                -- restrict_violation) blocks the batch: delete row by row, count what stays.
+                -- restrict_violation) blocks the batch: delete row by row, each row once, count what stays. The
+                -- DELETE re-checks the rule (a session extended meanwhile stays) and only what it deleted counts.
                 FOR v_row IN SELECT "id" FROM @schema@."sessions" WHERE "id" OPERATOR(pg_catalog.>) v_last AND "id" OPERATOR(pg_catalog.<=) v_max AND ("expires_at" OPERATOR(pg_catalog.<) v_now OR "is_active" IS FALSE OR "risk_score" OPERATOR(pg_catalog.>) 50) ORDER BY "id" LOOP
                     BEGIN
-                        DELETE FROM @schema@."sessions" WHERE "id" OPERATOR(pg_catalog.=) v_row;
-                        v_deleted := v_deleted + 1;
+                        DELETE FROM @schema@."sessions" WHERE "id" OPERATOR(pg_catalog.=) v_row AND ("expires_at" OPERATOR(pg_catalog.<) v_now OR "is_active" IS FALSE OR "risk_score" OPERATOR(pg_catalog.>) 50);
+                        GET DIAGNOSTICS v_rc = ROW_COUNT;
+                        v_deleted := v_deleted + v_rc;
                     EXCEPTION WHEN foreign_key_violation OR restrict_violation THEN
                         v_blocked := v_blocked + 1;
                     END;

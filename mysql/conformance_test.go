@@ -1,0 +1,27 @@
+package mysql_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/agui-go/sessionsec/internal/dialecttest"
+	"github.com/agui-go/sessionsec/internal/testdb"
+	"github.com/agui-go/sessionsec/mysql"
+)
+
+func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+
+// TestConformance runs the dialect contract's conformance suite on MySQL and MariaDB.
+func TestConformance(t *testing.T) {
+	for _, s := range testdb.Servers {
+		if s.Dialect != "mysql" {
+			continue
+		}
+		t.Run(s.Name, func(t *testing.T) {
+			dialecttest.Run(t, mysql.Dialect{}, dialecttest.Server(s), dialecttest.Options{
+				ReadOnlySkip: "read_only and super_read_only are global on MySQL and MariaDB: setting them on the shared test " +
+					"server would stop every other test's writes (a replica's read-only is covered by the topology tests)",
+			})
+		})
+	}
+}

@@ -1,0 +1,44 @@
+package postgres_test
+
+import (
+	"database/sql"
+	"net/url"
+	"os"
+	"testing"
+
+	"github.com/agui-go/sessionsec/internal/dialecttest"
+	"github.com/agui-go/sessionsec/internal/testdb"
+	"github.com/agui-go/sessionsec/postgres"
+)
+
+func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+
+// TestConformance runs the dialect contract's conformance suite on PostgreSQL.
+func TestConformance(t *testing.T) {
+	for _, s := range testdb.Servers {
+		if s.Dialect != "postgres" {
+			continue
+		}
+		t.Run(s.Name, func(t *testing.T) {
+			dialecttest.Run(t, postgres.Dialect{}, dialecttest.Server(s), dialecttest.Options{ReadOnly: readOnly})
+		})
+	}
+}
+
+// readOnly opens a pool on the database whose sessions start read-only (default_transaction_read_only,
+// a run-time parameter lib/pq passes to the server), as a read-only role's connections would.
+func readOnly(t testing.TB, db *dialecttest.DB) *sql.DB {
+	u, err := url.Parse(db.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("default_transaction_read_only", "on")
+	u.RawQuery = q.Encode()
+	ro, err := sql.Open(db.Driver, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ro.Close() })
+	return ro
+}
