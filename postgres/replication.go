@@ -29,12 +29,16 @@ const stmtBeat = `DO $sessionsec$ BEGIN
   PERFORM txid_current();
 END $sessionsec$`
 
-// queryStandbys returns the primary's WAL position and each standby's replay position (one row with
-// NULLs when there is none), as byte offsets. A base backup's WAL sender is no standby. Without
-// superuser or pg_read_all_stats the state and positions of the rows are NULL.
+// queryStandbys returns the primary's WAL position and each physical standby's replay position (one
+// row with NULLs when there is none), as byte offsets. A base backup's WAL sender is no standby, and
+// neither is a logical replication client (a CDC connector confirms its position when it pleases; its
+// WAL sender is connected to a database, a physical one is not). Without superuser or
+// pg_read_all_stats the state and positions of the rows are NULL.
 const queryStandbys = `SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::int8, r.pid, COALESCE(r.application_name, ''),
   COALESCE(host(r.client_addr), 'local'), r.state, (r.replay_lsn - '0/0'::pg_lsn)::int8
-FROM (SELECT 1) AS one LEFT JOIN pg_stat_replication AS r ON r.state IS DISTINCT FROM 'backup'`
+FROM (SELECT 1) AS one
+LEFT JOIN (pg_stat_replication AS r JOIN pg_stat_activity AS a ON a.pid = r.pid AND a.datid IS NULL)
+  ON r.state IS DISTINCT FROM 'backup'`
 
 // Beat commits the feedback-asking transaction, then reads the standbys' replay positions against the
 // primary's WAL position, from pg_stat_replication: no connection to a standby is needed.
