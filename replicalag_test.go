@@ -218,14 +218,19 @@ func runLagCase(t *testing.T, c lagCase) {
 	stopBy := pausedAt.Add(lagBound + longest + lagSlack)
 	var during []int64
 	after := 0
+	var firstAfter time.Time
 	for _, b := range batches {
 		switch {
 		case b.at.After(stopBy) && b.at.Before(resumedAt):
 			during = append(during, b.done)
 		case b.at.After(resumedAt):
+			if after == 0 {
+				firstAfter = b.at
+			}
 			after++
 		}
 	}
+	t.Logf("the first batch after replay resumed ended %s later", firstAfter.Sub(resumedAt).Round(time.Millisecond))
 	requireT(t, len(during) == 0, "batches ended at rows %v while %s's replay was paused (after %s, before %s)", during, c.pausedReplicas,
 		stopBy.Format("15:04:05.000"), resumedAt.Format("15:04:05.000"))
 	requireT(t, after > 0, "no batch ran after replay resumed: the backfill did not last through the pause (finished %d rows before it)", lagRows)
