@@ -107,6 +107,7 @@ type maintenance struct {
 	m    dialect.Maintainer
 	res  MaintenanceResult
 	from time.Time
+	th   *throttle // pauses between batches while a replica lags (WithMaxReplicaLag)
 }
 
 // maintain runs a task on a session of its own, under the migration lock: a task never runs while a
@@ -122,6 +123,9 @@ func (p *Provider) maintain(ctx context.Context, o op, cfg config) (*Maintenance
 		return nil, err
 	}
 	m.res.Task = task
+	if m.th, err = p.newThrottle(ctx, cfg, m.s, m.f.srv); err != nil {
+		return nil, err
+	}
 	now := cfg.now().UTC()
 	switch o {
 	case opCleanup, opRisk:
@@ -416,6 +420,9 @@ func (m *maintenance) batches(ctx context.Context, table, key, pred, action stri
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if err := m.throttle(ctx); err != nil {
+			return err
+		}
 		var keys []any
 		var done, blocked int64
 		start := time.Now()
@@ -597,6 +604,11 @@ func (m *maintenance) audit(ctx context.Context, q dialect.Querier, action, deta
 	_, err := q.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s, %s) VALUES ('%s', '%s')",
 		m.m.Quote(m.f.t.Names.AuditLog), m.m.Quote("action"), m.m.Quote("details"), action, details))
 	return err
+}
+
+// throttle waits while a replica lags more than the bound.
+func (m *maintenance) throttle(ctx context.Context) error {
+	return m.th.wait(ctx, Progress{Task: m.res.Task, Step: "batch", Unit: UnitRows, Done: m.res.Rows, Elapsed: time.Since(m.from)})
 }
 
 func (m *maintenance) progress(final bool) {

@@ -79,7 +79,11 @@ func (p *Provider) callConfig(o op, opts []Option) (config, error) {
 			return config{}, invalid("%s configures the handle: pass it to New", opt.name)
 		}
 	}
-	return build(p.cfg, o, opts)
+	cfg, err := build(p.cfg, o, opts)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, p.checkReplicas(cfg)
 }
 
 // topLevel resolves a package-level call: handle options build the Provider, the rest configure the call.
@@ -99,6 +103,9 @@ func topLevel(db *sql.DB, o op, opts []Option) (*Provider, config, error) {
 	}
 	p, err := newProvider(db, cfg)
 	if err != nil {
+		return nil, config{}, err
+	}
+	if err := p.checkReplicas(cfg); err != nil {
 		return nil, config{}, err
 	}
 	return p, cfg, nil

@@ -1,6 +1,7 @@
 package sessionsec
 
 import (
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -73,6 +74,10 @@ type config struct {
 	now       func() time.Time
 	// sealing
 	sealEvery time.Duration // RunSealer: the pause between passes
+	// replicas
+	maxLag        time.Duration // WithMaxReplicaLag (0: off)
+	replicas      []*sql.DB     // WithReplicas (MySQL, MariaDB)
+	backfillBatch int           // keys per backfill batch (0: the dialect's; the tests)
 }
 
 // DefaultMigrationsTable is the golang-migrate version table of this change: its own, so that it never
@@ -92,6 +97,7 @@ func defaults() config {
 		batch:           schema.Change.MaintenanceRows,
 		now:             time.Now,
 		sealEvery:       DefaultSealInterval,
+		maxLag:          DefaultMaxReplicaLag,
 	}
 }
 

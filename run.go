@@ -2,6 +2,7 @@ package sessionsec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -28,6 +29,8 @@ type runner struct {
 	// adopted is set when a step found (some of) its objects already there: the run then ends with a
 	// validation that proves the result.
 	adopted bool
+	// th pauses the steps and the backfill's batches while a replica lags (WithMaxReplicaLag).
+	th *throttle
 }
 
 func (p *Provider) newRunner(ctx context.Context, cfg config, s *session, f *facts) (*runner, error) {
@@ -37,7 +40,11 @@ func (p *Provider) newRunner(ctx context.Context, cfg config, s *session, f *fac
 	}
 	// Deliberately never drv.Close(): it would close the pinned connection back into the pool (or, for
 	// drivers built on *sql.DB, the caller's pool itself). session.close discards the connection.
-	return &runner{p: p, cfg: cfg, s: s, f: f, drv: drv, log: cfg.logger}, nil
+	th, err := p.newThrottle(ctx, cfg, s, f.srv)
+	if err != nil {
+		return nil, err
+	}
+	return &runner{p: p, cfg: cfg, s: s, f: f, drv: drv, log: cfg.logger, th: th}, nil
 }
 
 // action is what one step will do on this database, decided from the catalog.
@@ -224,6 +231,11 @@ func (r *runner) run(ctx context.Context, step schema.Step, up bool) error {
 		body, file = files.Down, downName
 	}
 	r.hook(step.Version, "before-"+dir)
+	// A step (an index build above all) starts only with the replicas within the lag bound.
+	task := map[bool]string{true: "migrate", false: "rollback"}[up]
+	if err := r.th.wait(ctx, Progress{Task: task, Version: step.Version, Step: step.Name(r.f.t.Names.Table), Unit: UnitSteps, Total: 1}); err != nil {
+		return err
+	}
 	start := time.Now()
 	backoff := r.cfg.backoff
 	for attempt := 0; ; attempt++ {
@@ -241,6 +253,9 @@ func (r *runner) run(ctx context.Context, step schema.Step, up bool) error {
 					"step", file, "direction", dir, "how", a.why)
 			}
 			break
+		}
+		if errors.Is(err, ErrReplicaLag) {
+			return err // no failure of the step: the backfill stopped between batches, to run again
 		}
 		if !r.p.d.IsLockTimeout(err) {
 			return &StepError{Version: step.Version, Name: file, Direction: dir, kind: ErrStepFailed, Err: r.p.serverError(err), refused: r.p.refusal(err)}
@@ -261,7 +276,7 @@ func (r *runner) run(ctx context.Context, step schema.Step, up bool) error {
 	}
 	r.log.InfoContext(ctx, "sessionsec: step done", "direction", dir, "version", step.Version, "step", file,
 		"duration", time.Since(start).Round(time.Millisecond))
-	r.progress(Progress{Task: map[bool]string{true: "migrate", false: "rollback"}[up], Version: step.Version,
+	r.progress(Progress{Task: task, Version: step.Version,
 		Step: step.Name(r.f.t.Names.Table), Unit: UnitSteps, Done: 1, Total: 1, Elapsed: time.Since(start), Final: true})
 	r.hook(step.Version, "after-"+dir)
 	return nil
