@@ -59,8 +59,9 @@ func (p *Provider) locked(ctx context.Context, cfg config) (*session, dialect.Ve
 func (p *Provider) migrate(ctx context.Context, cfg config) error {
 	want := latest(cfg)
 	st, err := p.d.ReadVersion(ctx, p.db, cfg.migrationsTable)
-	if err == nil && upToDate(st, want) && !cfg.reapply && p.targetMatches(ctx, cfg) {
-		return nil // the common start-up case: the version and the table it is on read, no lock
+	if err == nil && upToDate(st, want) && !cfg.reapply {
+		// The common start-up case: the version and the table it is on read, no lock.
+		return p.targetOnFast(ctx, cfg)
 	}
 	s, st, err := p.locked(ctx, cfg)
 	if err != nil {

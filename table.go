@@ -220,13 +220,19 @@ func (p *Provider) clearTarget(ctx context.Context, conn *sql.Conn, cfg config, 
 	return nil
 }
 
-// targetMatches is the start-up fast path's check: false when TargetTable records another session
-// table for this migrations table (the full check then refuses with the details). A database without
-// the table (migrated by the stock CLI or an older release) passes here and is checked by its triggers
-// whenever Migrate has work to do.
-func (p *Provider) targetMatches(ctx context.Context, cfg config) bool {
+// targetOnFast is the start-up fast path's check, without the lock: nil when the call is for the
+// table the change is on. It reads TargetTable (one query); a database without it (migrated by the
+// stock CLI or an older release) is checked by its catalog, on the pool, read-only.
+func (p *Provider) targetOnFast(ctx context.Context, cfg config) error {
 	var table string
 	err := p.db.QueryRowContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s = %s",
 		p.d.Quote("session_table"), p.d.Quote(TargetTable), p.d.Quote("migrations_table"), p.d.Param(1)), cfg.migrationsTable).Scan(&table)
-	return err != nil || table == p.tableName(cfg)
+	if err == nil && table == p.tableName(cfg) {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	_, err = p.inspect(ctx, p.db, cfg)
+	return err
 }
