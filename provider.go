@@ -107,7 +107,7 @@ func topLevel(db *sql.DB, o op, opts []Option) (*Provider, config, error) {
 // Migrate applies every pending session-security step to db.
 //
 // It is meant to run at server start-up in every replica at once: replicas with nothing pending return
-// after reading the version table (one query, no lock); the others wait for the migration lock
+// after reading the version table and the session table the change is on (two queries, no lock); the others wait for the migration lock
 // (honouring ctx), and the first one runs Preflight and applies the steps while the rest find nothing
 // left to do. Every step converges: it adopts the objects it finds in the declared form, replaces older
 // definitions of its own, and creates what is missing, so a step interrupted by a crash is finished by
