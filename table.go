@@ -124,8 +124,17 @@ func (p *Provider) checkTable(ctx context.Context, q dialect.Querier, cfg config
 }
 
 // tableOn is the session table the change is on: the row in TargetTable for this migrations table
-// (while the migrations table records a version), or else the table its triggers are on.
+// (while the migrations table records a version), or else the table its triggers are on. The triggers
+// win over a row that names another table: the stock CLI can take the change off one table and put it
+// on another without knowing of the row.
 func (p *Provider) tableOn(ctx context.Context, q dialect.Querier, cfg config, cat *dialect.Catalog) (table, evidence string, err error) {
+	var triggered []string
+	for _, tr := range cat.Triggers {
+		n := schema.NamesFor(tr.Table)
+		if (tr.Name == n.InsertTrigger || tr.Name == n.UpdateTrigger) && !slices.Contains(triggered, tr.Table) {
+			triggered = append(triggered, tr.Table)
+		}
+	}
 	if cat.Tables[TargetTable] != nil {
 		st, verr := p.d.ReadVersion(ctx, q, cfg.migrationsTable)
 		// A row left behind while nothing is applied (a crash before the first step, a rollback by the
@@ -135,20 +144,13 @@ func (p *Provider) tableOn(ctx context.Context, q dialect.Querier, cfg config, c
 			if err != nil {
 				return "", "", err
 			}
-			if ok {
+			if ok && (len(triggered) != 1 || triggered[0] == rec) {
 				return rec, "recorded in " + TargetTable + " for migrations table " + cfg.migrationsTable, nil
 			}
 		}
 	}
-	var tables []string
-	for _, tr := range cat.Triggers {
-		n := schema.NamesFor(tr.Table)
-		if (tr.Name == n.InsertTrigger || tr.Name == n.UpdateTrigger) && !slices.Contains(tables, tr.Table) {
-			tables = append(tables, tr.Table)
-		}
-	}
-	if len(tables) == 1 {
-		return tables[0], "its triggers are on it", nil
+	if len(triggered) == 1 {
+		return triggered[0], "its triggers are on it", nil
 	}
 	return "", "", nil
 }

@@ -137,6 +137,13 @@ func TestFreshDatabaseCreatesSessions(t *testing.T) {
 		mustValidate(t, d.DB)
 		mustMigrate(t, d.DB) // the start-up fast path
 		mustMigrate(t, d.DB, sessionsec.WithTable("sessions"))
+		// A row that the triggers contradict (the stock CLI moved the change without knowing of it): the
+		// triggers tell where the change is.
+		mustExec(t, d.DB, "UPDATE "+sessionsec.TargetTable+" SET session_table = 'elsewhere'")
+		mustMigrate(t, d.DB)
+		mustValidate(t, d.DB)
+		err := sessionsec.Rollback(ctxT(t), d.DB, sessionsec.WithTable("elsewhere"))
+		requireWrongTable(t, "Rollback of the table a stale row names", err, "on table sessions", "its triggers are on it")
 		mustRollback(t, d.DB)
 		mustValidate(t, d.DB, sessionsec.ExpectRolledBack())
 		requireT(t, !tableExists(t, d, sessionsec.TargetTable), "a complete rollback left %s", sessionsec.TargetTable)
