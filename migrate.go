@@ -63,21 +63,25 @@ func (p *Provider) migrate(ctx context.Context, cfg config) error {
 		cfg.logger.InfoContext(ctx, "sessionsec: nothing pending: the database is at the latest version", "version", want)
 	}
 	if err == nil && upToDate(st, want) && !cfg.reapply {
+		// The common start-up case: the version and the table it is on read, no lock.
+		if err := p.targetOnFast(ctx, cfg); err != nil {
+			return err
+		}
 		upToDateLog()
-		return nil // the common start-up case: one version read, no lock
+		return nil
 	}
 	s, st, err := p.locked(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	f, err := p.inspect(ctx, s.conn, cfg)
+	if err != nil {
+		return err // a *TableError too: the call is for another table than the one the change is on
+	}
 	if upToDate(st, want) && !cfg.reapply {
 		upToDateLog()
 		return nil
-	}
-	f, err := p.inspect(ctx, s.conn, cfg)
-	if err != nil {
-		return err
 	}
 	if st.HasVersion && st.Version > want && cfg.allowAhead && f.ours() {
 		cfg.logger.WarnContext(ctx, "sessionsec: database is ahead of this binary; carrying on as allowed",
@@ -87,6 +91,11 @@ func (p *Provider) migrate(ctx context.Context, cfg config) error {
 	pending := f.pending(st, cfg.reapply)
 	if problems := p.preflight(ctx, s.conn, cfg, f, st, pending); len(problems) > 0 {
 		return &PreflightError{Problems: problems}
+	}
+	// Recorded before the first step changes anything, so that every later call - and an interrupted
+	// run's next one - knows which table the change is on.
+	if err := p.writeTarget(ctx, s.conn, cfg, f.t); err != nil {
+		return err
 	}
 	r, err := p.newRunner(ctx, cfg, s, f)
 	if err != nil {
@@ -158,6 +167,18 @@ func (p *Provider) rollback(ctx context.Context, cfg config) (*RollbackResult, e
 	if err != nil {
 		return nil, err
 	}
+	if table := f.t.Names.Table; f.cat.Tables[table] == nil {
+		// With nothing recorded and no trigger telling where the change is, it is at least not on a
+		// table that does not exist: its down steps would drop the routines the real table relies on.
+		on, _, err := p.tableOn(ctx, s.conn, cfg, f.cat)
+		if err != nil {
+			return nil, err
+		}
+		if on == "" {
+			return nil, &TableError{Requested: table, Default: !explicitTable(cfg),
+				Fix: "pass the session table the change was applied to: WithTable(\"<table>\") (the command: -table <table>)"}
+		}
+	}
 	if f.layoutProblem != nil {
 		return nil, &PreflightError{Problems: []Problem{*f.layoutProblem}}
 	}
@@ -208,6 +229,11 @@ func (p *Provider) rollback(ctx context.Context, cfg config) (*RollbackResult, e
 	after, err := p.retired(ctx, s.conn, r.f)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.target == 0 {
+		if err := p.clearTarget(ctx, s.conn, cfg, r.f.cat); err != nil {
+			return nil, err
+		}
 	}
 	for _, t := range slices.Sorted(maps.Keys(after)) {
 		n, had := before[t]

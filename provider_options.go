@@ -149,7 +149,8 @@ func WithDialect(name string) Option {
 }
 
 // WithTable names the session table (default "sessions"), e.g. the AG-UI SDK's configurable TableName.
-// Its layout is recognised from its columns unless WithLayout says otherwise.
+// Its layout is recognised from its columns unless WithLayout says otherwise. Every call checks it against
+// the table the change is on (TargetTable) and refuses another one with ErrWrongTable.
 func WithTable(name string) Option {
 	return Option{name: "WithTable", ops: opHandle, apply: func(c *config) error {
 		if err := schema.Spec.WithTable(name).Check(); err != nil {

@@ -332,3 +332,27 @@ func likePrefix(s string, esc byte) string {
 	}
 	return b.String() + "%"
 }
+
+// queryTableColumns lists the columns of every base table of the schema.
+const queryTableColumns = `SELECT c.TABLE_NAME, c.COLUMN_NAME
+		FROM information_schema.COLUMNS c
+		JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+		WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'
+		ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION`
+
+// TableColumns lists the column names of every base table of the schema.
+func (Dialect) TableColumns(ctx context.Context, q dialect.Querier, _ dialect.Server) (map[string][]string, error) {
+	out := map[string][]string{}
+	err := eachRow(ctx, q, queryTableColumns, nil, func(rows *sql.Rows) error {
+		var t, c string
+		if err := rows.Scan(&t, &c); err != nil {
+			return err
+		}
+		out[t] = append(out[t], c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mysql: list tables: %w", err)
+	}
+	return out, nil
+}

@@ -475,3 +475,28 @@ func hasTopLevelBoolOp(s string) bool {
 	}
 	return false
 }
+
+// queryTableColumns lists the columns of every plain or partitioned table of the current schema.
+const queryTableColumns = `SELECT c.relname, a.attname
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+ORDER BY c.relname, a.attnum`
+
+// TableColumns lists the column names of every table of the current schema.
+func (Dialect) TableColumns(ctx context.Context, q dialect.Querier, _ dialect.Server) (map[string][]string, error) {
+	out := map[string][]string{}
+	err := eachRow(ctx, q, queryTableColumns, nil, func(rows *sql.Rows) error {
+		var t, c string
+		if err := rows.Scan(&t, &c); err != nil {
+			return err
+		}
+		out[t] = append(out[t], c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list tables: %w", err)
+	}
+	return out, nil
+}

@@ -320,3 +320,26 @@ func parseTrigger(text string) (timing, event string) {
 	}
 	return timing, strings.ToUpper(m[2])
 }
+
+// qTableColumns lists the columns of every table of the database (SQLite's own tables aside).
+const qTableColumns = `SELECT m.name, c.name
+FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS c
+WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\'
+ORDER BY m.name, c.cid`
+
+// TableColumns lists the column names of every table of the database.
+func (Dialect) TableColumns(ctx context.Context, q dialect.Querier, _ dialect.Server) (map[string][]string, error) {
+	out := map[string][]string{}
+	err := eachRow(ctx, q, qTableColumns, nil, func(rows *sql.Rows) error {
+		var t, c string
+		if err := rows.Scan(&t, &c); err != nil {
+			return err
+		}
+		out[t] = append(out[t], c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list tables: %w", err)
+	}
+	return out, nil
+}

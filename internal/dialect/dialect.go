@@ -129,6 +129,9 @@ type Inspector interface {
 	// Retired counts the rows of every table of the schema whose name starts with prefix: the copies of
 	// history a rollback keeps.
 	Retired(ctx context.Context, q Querier, srv Server, prefix string) (map[string]int64, error)
+	// TableColumns lists the column names of every base table of the schema, in one query: how a
+	// session table of a known layout under another name is found.
+	TableColumns(ctx context.Context, q Querier, srv Server) (map[string][]string, error)
 }
 
 // Renderer writes the dialect's SQL from the declaration.
