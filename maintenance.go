@@ -105,16 +105,19 @@ type maintenance struct {
 
 // maintain runs a task on a session of its own, under the migration lock: a task never runs while a
 // migration or rollback changes the tables, and two replicas' runs of it take turns.
-func (p *Provider) maintain(ctx context.Context, o op, cfg config) (*MaintenanceResult, error) {
+func (p *Provider) maintain(ctx context.Context, o op, cfg config) (_ *MaintenanceResult, err error) {
 	task := map[op]string{opCleanup: TaskCleanup, opRisk: TaskRisk, opArchive: TaskArchive, opPrune: TaskPrune}[o]
 	m, err := p.ready(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer m.s.close()
-	if err := m.s.lock(ctx); err != nil {
+	work, err := m.s.lock(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer func() { err = lockLost(work, err) }()
+	ctx = work
 	m.res.Task = task
 	now := cfg.now().UTC()
 	switch o {
