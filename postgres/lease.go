@@ -6,7 +6,10 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"reflect"
 	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/golang-migrate/migrate/v4/database"
 
@@ -36,6 +39,12 @@ func (Dialect) Topology(ctx context.Context, conn *sql.Conn, db *sql.DB) (dialec
 		return dialect.Topology{}, fmt.Errorf("postgres: probing for a pooler: %w", err)
 	}
 	pooled, why := false, ""
+	// The certain sign: the process id the server announced to this client when it connected
+	// (BackendKeyData) is not the process running its statements. PgBouncer sends its clients a key of
+	// its own.
+	if announced, ok := announcedPID(conn); ok && announced != pid1 {
+		return dialect.Topology{Pooled: true, Why: "a pooler: the server process differs from the one announced at connect"}, nil
+	}
 	// A second connection; the caller's pool may allow only one (ours), so do not wait long for it.
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -146,3 +155,24 @@ const (
 	queryVersionTableExists = `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE n.nspname = current_schema() AND c.relname = $1 AND c.relkind IN ('r', 'p'))`
 )
+
+// announcedPID is the process id the server (or a pooler) sent in BackendKeyData when conn connected:
+// pgx exposes it; lib/pq keeps it in its connection's pid field, read by reflection (read only; when a
+// lib/pq release renames it, the probe falls back to comparing settings and processes).
+func announcedPID(conn *sql.Conn) (pid int, ok bool) {
+	_ = conn.Raw(func(dc any) error {
+		if c, isPgx := dc.(*stdlib.Conn); isPgx {
+			pid, ok = int(c.Conn().PgConn().PID()), true
+			return nil
+		}
+		v := reflect.ValueOf(dc)
+		if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct || v.Elem().Type().PkgPath() != "github.com/lib/pq" {
+			return nil
+		}
+		if f := v.Elem().FieldByName("pid"); f.IsValid() && f.CanInt() {
+			pid, ok = int(f.Int()), true
+		}
+		return nil
+	})
+	return pid, ok && pid != 0
+}
