@@ -409,3 +409,41 @@ func TestLeaseHolderKilledGalera(t *testing.T) {
 		})
 	}
 }
+
+// TestStandbyReadOnly: on a PostgreSQL hot standby, Status, Validate and Plan work; Migrate refuses
+// with ErrReadOnly, with the advisory lock and with the lease (whose table the standby cannot write),
+// and says to point it at the primary.
+func TestStandbyReadOnly(t *testing.T) {
+	env := needEnv(t, "SESSIONSEC_PG_STANDBY_DSN")
+	p := newPooled(t)
+	sdk{t: t, d: p.d, db: p.d.DB, table: "sessions"}.create()
+	sdkFill(t, p.d.DB, "postgres", 1000)
+	u, err := url.Parse(env[0])
+	requireT(t, err == nil, "standby DSN: %v", err)
+	u.Path = "/" + p.name
+	standby := openT(t, "postgres", u.String())
+	waitFor := func(what, q string) {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			var n int
+			if err := standby.QueryRowContext(ctxT(t), q).Scan(&n); err == nil && n > 0 {
+				return
+			}
+			requireT(t, time.Now().Before(deadline), "the standby did not replay %s within 60s", what)
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	waitFor("the table", "SELECT COUNT(*) FROM sessions")
+	for _, mode := range []sessionsec.LockMode{sessionsec.LockAuto, sessionsec.LockLease} {
+		err := sessionsec.Migrate(ctxT(t), standby, sessionsec.WithLock(mode))
+		requireT(t, errors.Is(err, sessionsec.ErrReadOnly), "%s: want ErrReadOnly, got %v", mode, err)
+		requireT(t, strings.Contains(err.Error(), "primary"), "%s: the message must say to use the primary: %v", mode, err)
+	}
+	mustMigrate(t, p.d.DB)
+	waitFor("the migration", "SELECT COUNT(*) FROM sessionsec_schema_migrations WHERE NOT dirty AND version = "+strconv.Itoa(len(sessionsec.Steps("sessions"))))
+	statusClean(t, standby, "standby")
+	mustValidate(t, standby)
+	pl, err := sessionsec.PlanFor(ctxT(t), standby)
+	requireT(t, err == nil && len(pl.Steps) == 0, "plan on the standby: %v %v", pl, err)
+	requireT(t, sessionsec.Migrate(ctxT(t), standby) == nil, "an up-to-date Migrate on a standby reads the version and returns nil")
+}
