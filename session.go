@@ -72,6 +72,14 @@ func (p *Provider) open(ctx context.Context, cfg config, prepare bool) (*session
 			return nil, fmt.Errorf("%w: preparing the migration session: %v", ErrNoDatabase, p.serverError(err))
 		}
 	}
+	if prepare && !s.pooled {
+		for _, stmt := range s.topo.Session {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+				s.close()
+				return nil, fmt.Errorf("%w: preparing the migration session (%s): %v", ErrNoDatabase, statementHead(stmt), p.serverError(err))
+			}
+		}
+	}
 	return s, nil
 }
 

@@ -298,7 +298,10 @@ func newGalera(t *testing.T) galera {
 		}
 		cfg.DBName, cfg.ParseTime = g.name, true
 		g.dsns = append(g.dsns, cfg.FormatDSN())
-		g.dbs = append(g.dbs, openT(t, "mysql", cfg.FormatDSN()))
+		// The test's own checks wait for the node to apply what the cluster committed before them.
+		check := cfg.Clone()
+		check.Params = map[string]string{"wsrep_sync_wait": "1"}
+		g.dbs = append(g.dbs, openT(t, "mysql", check.FormatDSN()))
 	}
 	// The database reaches the other nodes through replication.
 	for i, db := range g.dbs {

@@ -35,7 +35,10 @@ func (Dialect) Topology(ctx context.Context, conn *sql.Conn, _ *sql.DB) (dialect
 		return dialect.Topology{}, fmt.Errorf("mysql: read wsrep_on: %w", err)
 	}
 	if strings.EqualFold(value, "ON") {
-		return dialect.Topology{Cluster: true, Why: "a Galera cluster node (wsrep_on=ON): GET_LOCK is local to a node"}, nil
+		// A node applies the others' write sets asynchronously: without a causality wait a reader can see
+		// the version row of before the previous holder's last step.
+		return dialect.Topology{Cluster: true, Why: "a Galera cluster node (wsrep_on=ON): GET_LOCK is local to a node",
+			Session: []string{"SET SESSION wsrep_sync_wait = 1"}}, nil
 	}
 	return dialect.Topology{}, nil
 }

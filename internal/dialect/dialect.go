@@ -245,6 +245,10 @@ type Topology struct {
 	Pooled bool
 	// Why says what was seen, for the log.
 	Why string
+	// Session are statements that put the pinned session in the state the topology needs (Galera:
+	// wsrep_sync_wait, so that what the migration reads under the lock includes every write the cluster
+	// committed before, on any node).
+	Session []string
 }
 
 // Lease is the SQL of the lease lock: a one-row table the library owns. Each statement is a single
