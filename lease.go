@@ -269,7 +269,7 @@ type LeaseState struct {
 }
 
 // ReadLease reads the lease lock's row of db's migrations table (default DefaultMigrationsTable); ok is
-// false when the table does not exist or the dialect has no lease.
+// false when the dialect has no lease or the table cannot be read (no lease was ever taken).
 func ReadLease(ctx context.Context, db *sql.DB, opts ...Option) (st LeaseState, ok bool, err error) {
 	p, err := New(db, opts...)
 	if err != nil {
@@ -285,7 +285,7 @@ func ReadLease(ctx context.Context, db *sql.DB, opts ...Option) (st LeaseState, 
 		return st, true, nil
 	}
 	if err != nil {
-		return st, false, nil //nolint:nilerr // no table yet: no lease was ever taken
+		return st, false, nil // no table yet: no lease was ever taken
 	}
 	st.ExpiresIn = time.Duration(secs * float64(time.Second))
 	return st, true, nil

@@ -108,6 +108,12 @@ func (s *session) lock(ctx context.Context) (context.Context, error) {
 
 // lockLease waits for the lease lock, polling its one-statement acquire with backoff and jitter.
 func (s *session) lockLease(ctx context.Context) (context.Context, error) {
+	if s.p.db.Stats().MaxOpenConnections == 1 {
+		// The renewals need a connection besides the pinned one: a long statement (an index build)
+		// holds the pinned one for longer than the TTL.
+		return ctx, fmt.Errorf("%w: the lease lock needs a second connection for its renewals, and the pool allows one "+
+			"(db.SetMaxOpenConns(1)): allow at least 2", ErrNoDatabase)
+	}
 	ls := s.leaser.LeaseSQL(LeaseTable(s.cfg.migrationsTable))
 	if err := s.ensureLeaseTable(ctx, ls); err != nil {
 		return ctx, err

@@ -45,19 +45,22 @@ func (Dialect) Topology(ctx context.Context, conn *sql.Conn, db *sql.DB) (dialec
 	if announced, ok := announcedPID(conn); ok && announced != pid1 {
 		return dialect.Topology{Pooled: true, Why: "a pooler: the server process differs from the one announced at connect"}, nil
 	}
-	// A second connection; the caller's pool may allow only one (ours), so do not wait long for it.
+	// A second connection; the caller's pool may allow only one (ours): then there is none to compare
+	// with, and the pool is not asked for it (it would wait).
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if other, err := db.Conn(short); err == nil {
-		var pid2 int
-		var seen2 string
-		err := other.QueryRowContext(ctx, queryReadProbe).Scan(&pid2, &seen2)
-		_ = other.Close()
-		if err != nil {
-			return dialect.Topology{}, fmt.Errorf("postgres: probing for a pooler: %w", err)
-		}
-		if pid2 == pid1 || seen2 == token {
-			pooled, why = true, "another connection of the pool reached the same server process"
+	if db.Stats().MaxOpenConnections != 1 {
+		if other, err := db.Conn(short); err == nil {
+			var pid2 int
+			var seen2 string
+			err := other.QueryRowContext(ctx, queryReadProbe).Scan(&pid2, &seen2)
+			_ = other.Close()
+			if err != nil {
+				return dialect.Topology{}, fmt.Errorf("postgres: probing for a pooler: %w", err)
+			}
+			if pid2 == pid1 || seen2 == token {
+				pooled, why = true, "another connection of the pool reached the same server process"
+			}
 		}
 	}
 	if err := conn.QueryRowContext(ctx, queryReadProbe).Scan(&pid3, &seen3); err != nil {
