@@ -3,6 +3,7 @@ package sessionsec_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -159,4 +160,20 @@ func TestLockModeOption(t *testing.T) {
 	requireT(t, errors.Is(err, sessionsec.ErrInvalidOption), "bad mode: %v", err)
 	err = sessionsec.Migrate(ctxT(t), d.DB, sessionsec.WithLeaseTTL(time.Second))
 	requireT(t, errors.Is(err, sessionsec.ErrInvalidOption), "bad TTL: %v", err)
+}
+
+// TestLeaseNeedsTwoConnections: a one-connection pool cannot renew the lease while a step holds the
+// pinned connection; the call says so instead of waiting.
+func TestLeaseNeedsTwoConnections(t *testing.T) {
+	leaseDB(t, func(t *testing.T, d *testdb.DB) {
+		createExisting(t, d, 10)
+		db := d.Open(t)
+		db.SetMaxOpenConns(1)
+		ctx, cancel := context.WithTimeout(ctxT(t), 20*time.Second)
+		defer cancel()
+		err := sessionsec.Migrate(ctx, db, sessionsec.WithLock(sessionsec.LockLease))
+		requireT(t, errors.Is(err, sessionsec.ErrNoDatabase) && strings.Contains(err.Error(), "SetMaxOpenConns"), "want the one-connection refusal, got %v", err)
+		requireT(t, sessionsec.Migrate(ctx, db) == nil, "the advisory lock works on one connection")
+		mustValidate(t, d.DB)
+	})
 }
