@@ -456,3 +456,26 @@ func TestStandbyReadOnly(t *testing.T) {
 	requireT(t, err == nil && len(pl.Steps) == 0, "plan on the standby: %v %v", pl, err)
 	requireT(t, sessionsec.Migrate(ctxT(t), standby) == nil, "an up-to-date Migrate on a standby reads the version and returns nil")
 }
+
+// TestGaleraPlanTOI: plan on a Galera node marks every DDL step as blocking the whole cluster (TOI)
+// and the backfill (row changes) as not.
+func TestGaleraPlanTOI(t *testing.T) {
+	g := newGalera(t)
+	sdk{t: t, d: galeraDB(g, 0), db: g.dbs[0], table: "sessions"}.create()
+	sdkFill(t, g.dbs[0], "mysql", 1000)
+	pl, err := sessionsec.PlanFor(ctxT(t), g.dbs[2])
+	requireT(t, err == nil && len(pl.Steps) > 0, "plan: %v", err)
+	for _, s := range pl.Steps {
+		backfill := strings.Contains(s.Name, "backfill") && !strings.Contains(s.Name, "procedure")
+		requireT(t, s.BlocksCluster != backfill, "step %d %s: blocks_cluster=%t", s.Version, s.Name, s.BlocksCluster)
+	}
+	requireT(t, strings.Contains(pl.String(), "BLOCKS THE WHOLE CLUSTER"), "the text plan must say so:\n%s", pl)
+	// On a single server nothing is marked.
+	d := testdb.New(t, galeraDB(g, 0).Server)
+	createExisting(t, d, 10)
+	single, err := sessionsec.PlanFor(ctxT(t), d.DB)
+	requireT(t, err == nil, "plan: %v", err)
+	for _, s := range single.Steps {
+		requireT(t, !s.BlocksCluster, "single server: step %s marked as blocking a cluster", s.Name)
+	}
+}
