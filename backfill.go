@@ -2,6 +2,7 @@ package sessionsec
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/agui-go/sessionsec/internal/dialect"
@@ -53,7 +54,12 @@ func (r *runner) backfill(ctx context.Context, step schema.Step, bf *dialect.Bac
 		if last == nil {
 			args, q = []any{upper}, bf.FillFirst
 		}
-		res, err := r.s.conn.ExecContext(ctx, q, args...)
+		// Fencing per batch: a holder that lost the lease stops before its next write.
+		if err := r.s.verify(ctx); err != nil {
+			return err
+		}
+		var res sql.Result
+		err = r.retryConflict(ctx, func() (err error) { res, err = r.s.exec(ctx, q, args...); return err })
 		if err != nil {
 			return err
 		}

@@ -112,16 +112,19 @@ type maintenance struct {
 
 // maintain runs a task on a session of its own, under the migration lock: a task never runs while a
 // migration or rollback changes the tables, and two replicas' runs of it take turns.
-func (p *Provider) maintain(ctx context.Context, o op, cfg config) (*MaintenanceResult, error) {
+func (p *Provider) maintain(ctx context.Context, o op, cfg config) (_ *MaintenanceResult, err error) {
 	task := map[op]string{opCleanup: TaskCleanup, opRisk: TaskRisk, opArchive: TaskArchive, opPrune: TaskPrune}[o]
 	m, err := p.ready(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer m.s.close()
-	if err := m.s.lock(ctx); err != nil {
+	work, err := m.s.lock(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer func() { err = lockLost(work, err) }()
+	ctx = work
 	m.res.Task = task
 	if m.th, err = p.newThrottle(ctx, cfg, m.s, m.f.srv); err != nil {
 		return nil, err
@@ -478,9 +481,13 @@ func (m *maintenance) batches(ctx context.Context, table, key, pred, action stri
 }
 
 // retry runs one batch again when it lost a lock wait or a deadlock (the server rolled it back whole).
+// Each attempt first checks that this call still holds the lease (fencing), where the lease is the lock.
 func (m *maintenance) retry(ctx context.Context, batch func() error) error {
 	wait := m.cfg.backoff
 	for attempt := 0; ; attempt++ {
+		if err := m.s.verify(ctx); err != nil {
+			return err
+		}
 		err := batch()
 		if err == nil || !m.p.d.IsLockTimeout(err) || attempt >= m.cfg.retries {
 			return err

@@ -37,26 +37,29 @@ func (p *Provider) readVersion(ctx context.Context, q dialect.Querier, cfg confi
 }
 
 // locked pins a connection, prepares it, takes the migration lock and reads the version under it.
-func (p *Provider) locked(ctx context.Context, cfg config) (*session, dialect.VersionState, error) {
+// The returned context is the one the locked work runs under (see session.lock).
+func (p *Provider) locked(ctx context.Context, cfg config) (*session, context.Context, dialect.VersionState, error) {
 	s, err := p.open(ctx, cfg, true)
 	if err != nil {
-		return nil, dialect.VersionState{}, err
+		return nil, ctx, dialect.VersionState{}, err
 	}
-	if err := s.lock(ctx); err != nil {
+	work, err := s.lock(ctx)
+	if err != nil {
 		s.close()
-		return nil, dialect.VersionState{}, err
+		return nil, ctx, dialect.VersionState{}, err
 	}
+	ctx = work
 	// Under the lock the state is stable: another replica may have finished while we waited, and
 	// Preflight must not judge a half-way state that another replica is still producing.
 	st, err := p.readVersion(ctx, s.conn, cfg)
 	if err != nil {
 		s.close()
-		return nil, st, err
+		return nil, ctx, st, lockLost(ctx, err)
 	}
-	return s, st, nil
+	return s, ctx, st, nil
 }
 
-func (p *Provider) migrate(ctx context.Context, cfg config) error {
+func (p *Provider) migrate(ctx context.Context, cfg config) (err error) {
 	want := latest(cfg)
 	st, err := p.d.ReadVersion(ctx, p.db, cfg.migrationsTable)
 	upToDateLog := func() {
@@ -70,11 +73,13 @@ func (p *Provider) migrate(ctx context.Context, cfg config) error {
 		upToDateLog()
 		return nil
 	}
-	s, st, err := p.locked(ctx, cfg)
+	s, work, st, err := p.locked(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	defer func() { err = lockLost(work, err) }()
+	ctx = work
 	f, err := p.inspect(ctx, s.conn, cfg)
 	if err != nil {
 		return err // a *TableError too: the call is for another table than the one the change is on
@@ -153,12 +158,14 @@ func (f *facts) pending(st dialect.VersionState, reapply bool) []schema.Step {
 	return all[i:]
 }
 
-func (p *Provider) rollback(ctx context.Context, cfg config) (*RollbackResult, error) {
-	s, st, err := p.locked(ctx, cfg)
+func (p *Provider) rollback(ctx context.Context, cfg config) (_ *RollbackResult, err error) {
+	s, work, st, err := p.locked(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
+	defer func() { err = lockLost(work, err) }()
+	ctx = work
 	res := &RollbackResult{From: st.Version, To: uint(cfg.target)}
 	if !st.HasVersion && !st.Dirty {
 		return res, nil
@@ -242,7 +249,7 @@ func (p *Provider) rollback(ctx context.Context, cfg config) (*RollbackResult, e
 			res.Kept = append(res.Kept, t)
 		case !had && after[t] == 0:
 			// An empty copy (SQLite appends to fixed tables it cannot create conditionally): nothing kept.
-			if _, err := s.conn.ExecContext(ctx, p.d.DropTable(t)); err != nil {
+			if _, err := s.exec(ctx, p.d.DropTable(t)); err != nil {
 				return nil, p.readErr(ctx, "dropping an empty retired table", err)
 			}
 		}

@@ -68,6 +68,8 @@ type config struct {
 	progress     func(Progress)
 	stepHook     func(version uint, phase string)
 	pollInterval time.Duration
+	lockMode     LockMode      // WithLock
+	leaseTTL     time.Duration // WithLeaseTTL
 	// maintenance
 	batch     int           // rows per batch (the tasks run by the core)
 	olderThan time.Duration // Archive, PruneAudit: age of what goes (0: the task's default)
@@ -94,6 +96,7 @@ func defaults() config {
 		retries:         10,
 		backoff:         250 * time.Millisecond,
 		pollInterval:    time.Second,
+		leaseTTL:        DefaultLeaseTTL,
 		batch:           schema.Change.MaintenanceRows,
 		now:             time.Now,
 		sealEvery:       DefaultSealInterval,
