@@ -51,9 +51,10 @@ const DefaultLeaseTTL = 30 * time.Second
 // stays and every step converges, so calling again finishes the work.
 var ErrLockLost = errors.New("sessionsec: the migration lease was lost")
 
-// WithLock chooses the migration lock of Migrate, Rollback and the maintenance tasks (default LockAuto).
+// WithLock chooses the migration lock of Migrate, Rollback, the maintenance tasks and Seal (default
+// LockAuto). It configures the handle: every function accepts it, those that take no lock ignore it.
 func WithLock(m LockMode) Option {
-	return Option{name: "WithLock", ops: opMigrate | opRollback | opMaintain, apply: func(c *config) error {
+	return Option{name: "WithLock", ops: opHandle, apply: func(c *config) error {
 		if m < LockAuto || m > LockLease {
 			return invalid("lock mode %d is not LockAuto, LockAdvisory or LockLease", int(m))
 		}
@@ -66,7 +67,7 @@ func WithLock(m LockMode) Option {
 // bound on how long a dead holder keeps the others waiting. It must be well above the longest pause
 // the holder's renewals can suffer (a stalled network, a cluster-wide DDL under TOI delays commits).
 func WithLeaseTTL(d time.Duration) Option {
-	return Option{name: "WithLeaseTTL", ops: opMigrate | opRollback | opMaintain, apply: func(c *config) error {
+	return Option{name: "WithLeaseTTL", ops: opHandle, apply: func(c *config) error {
 		if d < 3*time.Second || d > time.Hour {
 			return invalid("lease TTL %v must be between 3s and 1h", d)
 		}
