@@ -82,11 +82,11 @@ Exit codes: 0 ok, 1 problems found, 2 usage, 3 cannot connect or not permitted.`
 
 type options struct {
 	database, migrationsTable, layout, table, columns, dialect, out, logFormat, lock string
-	timeout, lockWait                                                          time.Duration
-	olderThan                                                                  age
-	target, batch                                                              int
-	verbose, yes, asJSON, reapply                                              bool
-	databaseSet                                                                bool
+	timeout, lockWait                                                                time.Duration
+	olderThan                                                                        age
+	target, batch                                                                    int
+	verbose, yes, asJSON, reapply                                                    bool
+	databaseSet                                                                      bool
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
