@@ -26,14 +26,15 @@ const lagPoll = 100 * time.Millisecond
 // backfill's batches, the maintenance tasks' batches, and the steps (index builds) pause while any
 // replica lags more than d, and resume once all are within it (default 1s; 0 turns the bound off).
 // PostgreSQL's streaming standbys are read from pg_stat_replication on the primary (needs superuser or
-// pg_read_all_stats); MySQL and MariaDB replicas are the handles WithReplicas gives. The wait honours
+// pg_read_all_stats: under the default bound a user without it gets a warning and no bound, while an
+// explicit WithMaxReplicaLag is refused with ErrReplicaLag and ErrPrivileges); MySQL and MariaDB replicas are the handles WithReplicas gives. The wait honours
 // ctx; progress reports (Progress.Throttled) and the log say which replica it waits for and its lag.
 func WithMaxReplicaLag(d time.Duration) Option {
 	return Option{name: "WithMaxReplicaLag", ops: opMigrate | opRollback | opMaintain, apply: func(c *config) error {
 		if d < 0 || d > time.Hour {
 			return invalid("WithMaxReplicaLag(%s): want 0 (off) to 1h", d)
 		}
-		c.maxLag = d
+		c.maxLag, c.maxLagSet = d, true
 		return nil
 	}}
 }
@@ -64,6 +65,10 @@ type throttle struct {
 	conn     dialect.Querier // the pinned session on the primary
 	replicas []*sql.DB
 	max      time.Duration
+	// strict: the bound was asked for (WithMaxReplicaLag), so a lag that cannot be read is an error;
+	// under the default, standbys whose positions the user may not see turn the bound off, with a warning.
+	strict   bool
+	off      bool
 	table    string // the heartbeat table (MySQL)
 	schema   string
 	log      *slog.Logger
@@ -97,7 +102,7 @@ func (p *Provider) newThrottle(ctx context.Context, cfg config, s *session, srv 
 	if !ok || cfg.maxLag == 0 {
 		return nil, nil
 	}
-	t := &throttle{d: rep, conn: s.conn, replicas: cfg.replicas, max: cfg.maxLag, schema: srv.Schema,
+	t := &throttle{d: rep, conn: s.conn, replicas: cfg.replicas, max: cfg.maxLag, strict: cfg.maxLagSet, schema: srv.Schema,
 		log: cfg.logger, progress: cfg.progress, scrub: p.serverError}
 	if len(cfg.replicas) > 0 {
 		t.table = heartbeatTable(cfg.migrationsTable)
@@ -137,7 +142,7 @@ func heartbeatTable(migrations string) string {
 // lag cannot be measured or ctx ends first. at is the report the work would send now: the reports sent
 // while waiting are at with Throttled set.
 func (t *throttle) wait(ctx context.Context, at Progress) error {
-	if t == nil {
+	if t == nil || t.off {
 		return nil
 	}
 	began := time.Now()
@@ -222,9 +227,18 @@ func (t *throttle) measure(ctx context.Context) (replicaLag, error) {
 		}
 	}
 	for _, s := range standbys {
+		if !s.Visible && !t.strict {
+			// The default bound must not stop an application's start-up for a monitoring grant it never
+			// needed before: run without it, and say how to get it.
+			t.log.WarnContext(ctx, "sessionsec: the primary hides its standbys' replay positions from this user, so the replica lag bound is off; grant it pg_read_all_stats to keep standbys within the bound",
+				"standby", s.Name, "max_lag", t.max)
+			t.off = true
+			return replicaLag{}, nil
+		}
 		if !s.Visible {
-			return replicaLag{}, fmt.Errorf("%w: the primary lists standby %s but hides its replay position from this user: grant it pg_read_all_stats (or pass WithMaxReplicaLag(0) to run without the bound)",
-				ErrReplicaLag, s.Name)
+			// A missing grant, not a lag: ErrPrivileges too, so that the command exits 3 (not permitted).
+			return replicaLag{}, fmt.Errorf("%w (%w): the primary lists standby %s but hides its replay position from this user: grant it pg_read_all_stats (or pass WithMaxReplicaLag(0) to run without the bound)",
+				ErrReplicaLag, ErrPrivileges, s.Name)
 		}
 		if !s.Known {
 			lags = append(lags, replicaLag{name: "standby " + s.Name, err: errors.New("it has not reported a replay position yet")})

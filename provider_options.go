@@ -78,6 +78,7 @@ type config struct {
 	sealEvery time.Duration // RunSealer: the pause between passes
 	// replicas
 	maxLag        time.Duration // WithMaxReplicaLag (0: off)
+	maxLagSet     bool          // WithMaxReplicaLag was given: a lag that cannot be read is an error
 	replicas      []*sql.DB     // WithReplicas (MySQL, MariaDB)
 	backfillBatch int           // keys per backfill batch (0: the dialect's; the tests)
 }

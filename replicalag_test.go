@@ -509,11 +509,17 @@ func TestReplicaLagPGHidden(t *testing.T) {
 	})
 	d := &testdb.DB{Server: testdbServer(t, "postgres"), DB: db, Name: s.Name, DSN: u.String(), DriverName: "postgres"}
 	createExisting(t, d, 100)
-	err = sessionsec.Migrate(ctx, db)
-	requireT(t, errors.Is(err, sessionsec.ErrReplicaLag) && strings.Contains(err.Error(), "pg_read_all_stats"),
-		"Migrate as a user who cannot see the standby's position: %v, want ErrReplicaLag naming pg_read_all_stats", err)
+	// Asked for explicitly, a bound that cannot be measured is refused before anything is changed.
+	err = sessionsec.Migrate(ctx, db, sessionsec.WithMaxReplicaLag(time.Second))
+	requireT(t, errors.Is(err, sessionsec.ErrReplicaLag) && errors.Is(err, sessionsec.ErrPrivileges) && strings.Contains(err.Error(), "pg_read_all_stats"),
+		"Migrate(WithMaxReplicaLag) as a user who cannot see the standby's position: %v, want ErrReplicaLag and ErrPrivileges naming pg_read_all_stats", err)
 	st, err := sessionsec.Status(ctx, db)
 	requireT(t, err == nil && !st.HasVersion, "after the refused Migrate: %v, %v; want no version applied", st, err)
-	mustMigrate(t, db, sessionsec.WithMaxReplicaLag(0))
+	// Under the default bound the application's start-up goes on, without the bound, and the log says so.
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	mustMigrate(t, db, sessionsec.WithLogger(logger))
+	requireT(t, strings.Contains(logs.String(), "pg_read_all_stats") && strings.Contains(logs.String(), "bound is off"),
+		"the default bound, positions hidden: the log does not say the bound is off and why:\n%s", logs.String())
 	verifyHashes(t, d, 100)
 }

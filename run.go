@@ -36,6 +36,10 @@ type runner struct {
 }
 
 func (p *Provider) newRunner(ctx context.Context, cfg config, s *session, f *facts) (*runner, error) {
+	th, err := p.newThrottle(ctx, cfg, s, f.srv)
+	if err != nil {
+		return nil, err
+	}
 	if ver, ok := p.d.(dialect.Versioner); ok {
 		// Not golang-migrate's driver: it runs every statement with context.Background(), so ctx would
 		// not bound a step, and its PostgreSQL driver takes a blocking session advisory lock when it opens
@@ -44,7 +48,7 @@ func (p *Provider) newRunner(ctx context.Context, cfg config, s *session, f *fac
 		if err := ver.EnsureVersionTable(ctx, s.conn, cfg.migrationsTable); err != nil {
 			return nil, p.readErr(ctx, "creating golang-migrate's version table", err)
 		}
-		return &runner{p: p, cfg: cfg, s: s, f: f, ver: ver, log: cfg.logger}, nil
+		return &runner{p: p, cfg: cfg, s: s, f: f, ver: ver, log: cfg.logger, th: th}, nil
 	}
 	drv, err := p.d.Driver(ctx, p.db, s.conn, cfg.migrationsTable)
 	if err != nil {
@@ -52,10 +56,6 @@ func (p *Provider) newRunner(ctx context.Context, cfg config, s *session, f *fac
 	}
 	// Deliberately never drv.Close(): it would close the pinned connection back into the pool (or, for
 	// drivers built on *sql.DB, the caller's pool itself). session.close discards the connection.
-	th, err := p.newThrottle(ctx, cfg, s, f.srv)
-	if err != nil {
-		return nil, err
-	}
 	return &runner{p: p, cfg: cfg, s: s, f: f, drv: drv, log: cfg.logger, th: th}, nil
 }
 
