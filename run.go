@@ -105,8 +105,9 @@ func planUp(d dialect.Dialect, f *facts, step schema.Step) action {
 		if got != nil && sameBody(got.Body, want.Body) && len(leftovers) == 0 {
 			return action{skip: true, why: "trigger " + want.Name + " is already there: adopted"}
 		}
-		if got == nil && len(leftovers) == 0 {
+		if got == nil && len(leftovers) == 0 && step.Rev() <= 1 {
 			// Nothing to replace (ReplaceTrigger's CREATE OR REPLACE would do, but the file says what it is).
+			// A revision step asks ReplaceTrigger even then: its MySQL file is the stock CLI's swap.
 			return action{file: true}
 		}
 		why := "trigger " + want.Name + " has an older definition: replaced"
@@ -159,6 +160,21 @@ func planDown(d dialect.Dialect, f *facts, step schema.Step) action {
 		want := d.Objects(t, step, f.srv).Indexes[0]
 		if findIndex(cat, want) == nil && len(leftovers) == 0 {
 			return action{skip: true, why: "index " + want.Name + " is already gone"}
+		}
+	case schema.StepTrigger:
+		// A revision's down restores the previous revision the way a step up replaces an older
+		// definition: without a moment in which writers run without the trigger.
+		prev, ok := schema.PreviousRevision(t.Steps(), step)
+		if !ok {
+			break
+		}
+		want := d.Objects(t, prev, f.srv).Triggers[0]
+		got := cat.Trigger(t.Names.Table, want.Name)
+		if got != nil && sameBody(got.Body, want.Body) && len(leftovers) == 0 {
+			return action{skip: true, why: fmt.Sprintf("trigger %s already has step %d's definition", want.Name, prev.Version)}
+		}
+		if stmts := d.ReplaceTrigger(t, f.srv, prev, cat); stmts != nil {
+			return action{stmts: stmts, why: fmt.Sprintf("trigger %s: back to step %d's definition", want.Name, prev.Version)}
 		}
 	}
 	return action{stmts: leftovers, file: true}
