@@ -111,6 +111,12 @@ func planUp(d dialect.Dialect, f *facts, step schema.Step) action {
 			return action{file: true}
 		}
 		why := "trigger " + want.Name + " has an older definition: replaced"
+		if prev, ok := schema.PreviousRevision(t.Steps(), step); ok {
+			if old := d.Objects(t, prev, f.srv).Triggers[0]; got != nil && sameBody(got.Body, old.Body) {
+				// The step's ordinary work, not a repair.
+				why = fmt.Sprintf("trigger %s: revision %d installed over step %d's definition", want.Name, step.Rev(), prev.Version)
+			}
+		}
 		if got == nil || sameBody(got.Body, want.Body) {
 			why = "trigger " + want.Name + ": an interrupted replacement left its stand-in: finished"
 		}
