@@ -105,16 +105,28 @@ func planUp(d dialect.Dialect, f *facts, step schema.Step) action {
 		if got != nil && sameBody(got.Body, want.Body) && len(leftovers) == 0 {
 			return action{skip: true, why: "trigger " + want.Name + " is already there: adopted"}
 		}
+		if got != nil && len(leftovers) == 0 {
+			// A later step's revision (a reapply, or a run resumed after it): putting this step's
+			// definition back only for the later step to replace it again would be churn.
+			for _, later := range schema.Revisions(t.Steps(), step) {
+				if later.Version > step.Version && sameBody(got.Body, d.Objects(t, later, f.srv).Triggers[0].Body) {
+					return action{skip: true, why: fmt.Sprintf("trigger %s has step %d's revision, which that step judges", want.Name, later.Version)}
+				}
+			}
+		}
 		if got == nil && len(leftovers) == 0 && step.Rev() <= 1 {
 			// Nothing to replace (ReplaceTrigger's CREATE OR REPLACE would do, but the file says what it is).
 			// A revision step asks ReplaceTrigger even then: its MySQL file is the stock CLI's swap.
 			return action{file: true}
 		}
 		why := "trigger " + want.Name + " has an older definition: replaced"
-		if prev, ok := schema.PreviousRevision(t.Steps(), step); ok {
-			if old := d.Objects(t, prev, f.srv).Triggers[0]; got != nil && sameBody(got.Body, old.Body) {
-				// The step's ordinary work, not a repair.
-				why = fmt.Sprintf("trigger %s: revision %d installed over step %d's definition", want.Name, step.Rev(), prev.Version)
+		if prev, ok := schema.PreviousRevision(t.Steps(), step); ok && len(leftovers) == 0 {
+			if old := d.Objects(t, prev, f.srv).Triggers[0]; got == nil || sameBody(got.Body, old.Body) {
+				// The step's ordinary work, not an adaptation: no why, so it is logged as a plain step.
+				if stmts := d.ReplaceTrigger(t, f.srv, step, cat); stmts != nil {
+					return action{stmts: stmts}
+				}
+				return action{file: true}
 			}
 		}
 		if got == nil || sameBody(got.Body, want.Body) {
@@ -180,7 +192,7 @@ func planDown(d dialect.Dialect, f *facts, step schema.Step) action {
 			return action{skip: true, why: fmt.Sprintf("trigger %s already has step %d's definition", want.Name, prev.Version)}
 		}
 		if stmts := d.ReplaceTrigger(t, f.srv, prev, cat); stmts != nil {
-			return action{stmts: stmts, why: fmt.Sprintf("trigger %s: back to step %d's definition", want.Name, prev.Version)}
+			return action{stmts: stmts} // the step's ordinary down, not an adaptation
 		}
 	}
 	return action{stmts: leftovers, file: true}
@@ -248,6 +260,13 @@ func (r *runner) run(ctx context.Context, step schema.Step, up bool) error {
 	r.hook(step.Version, "before-"+dir)
 	start := time.Now()
 	backoff := r.cfg.backoff
+	if step.Kind == schema.StepTrigger && len(schema.Revisions(r.f.t.Steps(), step)) > 1 {
+		// The catalog was read at the start of the run; an earlier step of this run may have written
+		// another revision of this trigger since, and the replacement must start from what is there.
+		if err := r.refresh(ctx); err != nil {
+			return err
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		var a action
 		if up {
