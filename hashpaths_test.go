@@ -430,6 +430,9 @@ func TestHashFixReachesInstalledDatabase(t *testing.T) {
 
 		mustMigrate(t, d.DB, sessionsec.WithReapply())
 		mustValidate(t, d.DB)
+		// Back to 21, whose insert trigger (revision 1) still writes the unkeyed IP hash through the fixed
+		// rules; step 22's revision leaves the IP binding to the sealer.
+		mustRollback(t, d.DB, sessionsec.WithTargetVersion(21))
 		ip, instant := "2001:db8:0:1:1:1:1:1", time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC)
 		set := "SET time_zone = '+09:00'"
 		if d.Server.Dialect == "postgres" {
