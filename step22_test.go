@@ -93,14 +93,7 @@ func TestStep22(t *testing.T) {
 		applyStockTo(t, d, "agui", 21)
 		s.insert(row("at21"))
 		requireT(t, ipHashOf(t, s, "at21").String == unkeyed, "the revision 1 trigger wrote %v", ipHashOf(t, s, "at21"))
-		pendingOnly := func(when string) {
-			t.Helper()
-			rep, err := sessionsec.Validate(ctxT(t), d.DB)
-			requireT(t, errors.Is(err, sessionsec.ErrValidation) && rep != nil && rep.Version == 21 && rep.Latest == 22, "%s: Validate at 21: %v", when, err)
-			requireT(t, len(rep.Problems) == 1 && strings.Contains(rep.Problems[0].Fix, "run Migrate") && strings.Contains(rep.Problems[0].Want, "22"),
-				"%s: Validate at 21 must report only the pending step: %+v", when, rep.Problems)
-		}
-		pendingOnly("before step 22")
+		pendingOnlyAt21(t, d)
 		_, err := sessionsec.Seal(ctxT(t), d.DB, ring)
 		requireT(t, errors.Is(err, sessionsec.ErrNotMigrated) && strings.Contains(err.Error(), "run Migrate"), "Seal at 21: %v", err)
 		_, err = sessionsec.VerifySession(ctxT(t), d.DB, ring, "at21")
@@ -134,7 +127,7 @@ func TestStep22(t *testing.T) {
 		st, err := sessionsec.Status(ctxT(t), d.DB)
 		requireT(t, err == nil && st.Version == 21 && !st.Dirty, "status after Rollback to 21: %+v %v", st, err)
 		sameRows(t, "Rollback to 21", allColumns(t, s), sealed)
-		pendingOnly("after Rollback to 21")
+		pendingOnlyAt21(t, d)
 		s.insert(row("back21"))
 		requireT(t, ipHashOf(t, s, "back21").String == unkeyed, "after Rollback to 21 the trigger wrote %v", ipHashOf(t, s, "back21"))
 
@@ -159,4 +152,72 @@ func TestStep22Plan(t *testing.T) {
 	prev, ok := schema.PreviousRevision(schema.Steps, last)
 	requireT(t, ok && prev.Version == 7, "step 22 revises step 7's trigger, got %+v %t", prev, ok)
 	requireT(t, schema.Superseded(schema.Steps, prev, 22) && !schema.Superseded(schema.Steps, prev, 21), "step 7 is superseded at 22 only")
+}
+
+// TestStep22InterruptedSwap: on MySQL and MariaDB step 22 replaces the insert trigger through a
+// stand-in trigger; a run cut off with the stand-in still there (version 22 dirty going up, 21 dirty
+// going down) is finished by a plain Migrate or Rollback, leaving exactly one insert trigger of the
+// revision the version calls for.
+func TestStep22InterruptedSwap(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, d *testdb.DB) {
+		if d.Server.Dialect != "mysql" {
+			t.Skipf("skipping %s: only MySQL and MariaDB replace a trigger through a stand-in", d.Server.Name)
+		}
+		s := sdk{t: t, d: d, db: d.DB, table: "sessions"}
+		s.create()
+		now := time.Now().UTC().Truncate(time.Second)
+		for _, x := range s.rows(20, now) {
+			s.insert(x)
+		}
+		mustMigrate(t, d.DB)
+		standIn := "CREATE TRIGGER sessionsec_swap_insert BEFORE INSERT ON sessions FOR EACH ROW PRECEDES sessions_security_hash_trigger " +
+			"SET NEW.security_version = COALESCE(NEW.security_version, 1)"
+		triggers := func() []string {
+			t.Helper()
+			var out []string
+			for _, tr := range catalog(t, d, "sessions").Triggers {
+				if tr.Table == "sessions" && strings.EqualFold(tr.Event, "INSERT") {
+					out = append(out, tr.Name)
+				}
+			}
+			return out
+		}
+		one := func(when string) {
+			t.Helper()
+			got := triggers()
+			requireT(t, len(got) == 1 && got[0] == "sessions_security_hash_trigger", "%s: insert triggers %v", when, got)
+		}
+		ipAfterInsert := func(id string) sql.NullString {
+			t.Helper()
+			x := s.rows(1, now)[0]
+			x.ID, x.IP = id, "203.0.113.9"
+			s.insert(x)
+			return ipHashOf(t, s, id)
+		}
+
+		// Cut off going down: version 21 dirty, the stand-in next to the revision 2 trigger.
+		mustExec(t, d.DB, standIn)
+		mustExec(t, d.DB, fmt.Sprintf("UPDATE %s SET version = 21, dirty = true", sessionsec.DefaultMigrationsTable))
+		mustRollback(t, d.DB, sessionsec.WithTargetVersion(21))
+		one("after the resumed Rollback")
+		requireT(t, ipAfterInsert("down-1").Valid, "at 21 the revision 1 trigger writes the IP hash")
+		pendingOnlyAt21(t, d)
+
+		// Cut off going up: version 22 dirty, the stand-in next to the revision 1 trigger.
+		mustExec(t, d.DB, standIn)
+		mustExec(t, d.DB, fmt.Sprintf("UPDATE %s SET version = 22, dirty = true", sessionsec.DefaultMigrationsTable))
+		mustMigrate(t, d.DB)
+		mustValidate(t, d.DB)
+		one("after the resumed Migrate")
+		requireT(t, !ipAfterInsert("up-1").Valid, "at 22 the trigger must leave created_ip_hash to the sealer")
+	})
+}
+
+// pendingOnlyAt21 checks that Validate reports a database at 21 as one pending step and nothing else.
+func pendingOnlyAt21(t *testing.T, d *testdb.DB) {
+	t.Helper()
+	rep, err := sessionsec.Validate(ctxT(t), d.DB)
+	requireT(t, errors.Is(err, sessionsec.ErrValidation) && rep != nil && rep.Version == 21 && rep.Latest == 22 && !rep.Dirty, "Validate at 21: %v", err)
+	requireT(t, len(rep.Problems) == 1 && strings.Contains(rep.Problems[0].Fix, "run Migrate") && strings.Contains(rep.Problems[0].Want, "22"),
+		"Validate at 21 must report only the pending step: %+v", rep.Problems)
 }
