@@ -2,6 +2,7 @@ package sessionsec
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/agui-go/sessionsec/internal/dialect"
@@ -23,14 +24,23 @@ func (r *runner) backfill(ctx context.Context, step schema.Step, bf *dialect.Bac
 	start, logged := time.Now(), time.Time{}
 	var walked, filled int64
 	var last any
+	batch := bf.Batch
+	if r.cfg.backfillBatch > 0 {
+		batch = r.cfg.backfillBatch
+	}
 	for {
+		// Each batch starts only with the replicas within the lag bound (WithMaxReplicaLag).
+		if err := r.th.wait(ctx, Progress{Task: "migrate", Version: step.Version, Step: "backfill", Unit: UnitRows,
+			Done: walked, Total: max(total, walked), Elapsed: time.Since(start)}); err != nil {
+			return err
+		}
 		var upper any
 		var n int64
 		var err error
 		if last == nil {
-			err = r.s.conn.QueryRowContext(ctx, bf.First, bf.Batch).Scan(&upper, &n)
+			err = r.s.conn.QueryRowContext(ctx, bf.First, batch).Scan(&upper, &n)
 		} else {
-			err = r.s.conn.QueryRowContext(ctx, bf.Next, last, bf.Batch).Scan(&upper, &n)
+			err = r.s.conn.QueryRowContext(ctx, bf.Next, last, batch).Scan(&upper, &n)
 		}
 		if err != nil {
 			return err
@@ -44,7 +54,12 @@ func (r *runner) backfill(ctx context.Context, step schema.Step, bf *dialect.Bac
 		if last == nil {
 			args, q = []any{upper}, bf.FillFirst
 		}
-		res, err := r.s.conn.ExecContext(ctx, q, args...)
+		// Fencing per batch: a holder that lost the lease stops before its next write.
+		if err := r.s.verify(ctx); err != nil {
+			return err
+		}
+		var res sql.Result
+		err = r.retryConflict(ctx, func() (err error) { res, err = r.s.exec(ctx, q, args...); return err })
 		if err != nil {
 			return err
 		}

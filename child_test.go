@@ -53,6 +53,10 @@ func childMain() int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	opts := []sessionsec.Option{sessionsec.WithStepHook(hook)}
+	if ttl, err := time.ParseDuration(os.Getenv("SESSIONSEC_CHILD_LEASE_TTL")); err == nil {
+		opts = append(opts, sessionsec.WithLeaseTTL(ttl))
+	}
 	if os.Getenv("SESSIONSEC_CHILD_OP") == "rollback" {
 		if err := sessionsec.Rollback(ctx, db, sessionsec.WithStepHook(hook)); err != nil {
 			fmt.Fprintln(os.Stderr, "child Rollback:", err)
@@ -60,7 +64,7 @@ func childMain() int {
 		}
 		return 0
 	}
-	if err := sessionsec.Migrate(ctx, db, sessionsec.WithStepHook(hook)); err != nil {
+	if err := sessionsec.Migrate(ctx, db, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, "child Migrate:", err)
 		return 1
 	}

@@ -48,9 +48,12 @@ func (p *Provider) inspect(ctx context.Context, q dialect.Querier, cfg config) (
 func (p *Provider) inspectOn(ctx context.Context, q dialect.Querier, cfg config, srv dialect.Server) (*facts, error) {
 	table := p.tableName(cfg)
 	n := schema.NamesFor(table)
-	cat, err := p.d.Inspect(ctx, q, srv, []string{table, n.Archive, n.AuditLog})
+	cat, err := p.d.Inspect(ctx, q, srv, []string{table, n.Archive, n.AuditLog, TargetTable})
 	if err != nil {
 		return nil, p.readErr(ctx, "reading the catalog", err)
+	}
+	if err := p.checkTable(ctx, q, cfg, srv, cat); err != nil {
+		return nil, err
 	}
 	f := &facts{srv: srv, cat: cat}
 	l, prob := resolveLayout(cfg, table, cat)

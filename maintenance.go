@@ -107,21 +107,28 @@ type maintenance struct {
 	m    dialect.Maintainer
 	res  MaintenanceResult
 	from time.Time
+	th   *throttle // pauses between batches while a replica lags (WithMaxReplicaLag)
 }
 
 // maintain runs a task on a session of its own, under the migration lock: a task never runs while a
 // migration or rollback changes the tables, and two replicas' runs of it take turns.
-func (p *Provider) maintain(ctx context.Context, o op, cfg config) (*MaintenanceResult, error) {
+func (p *Provider) maintain(ctx context.Context, o op, cfg config) (_ *MaintenanceResult, err error) {
 	task := map[op]string{opCleanup: TaskCleanup, opRisk: TaskRisk, opArchive: TaskArchive, opPrune: TaskPrune}[o]
 	m, err := p.ready(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer m.s.close()
-	if err := m.s.lock(ctx); err != nil {
+	work, err := m.s.lock(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer func() { err = lockLost(work, err) }()
+	ctx = work
 	m.res.Task = task
+	if m.th, err = p.newThrottle(ctx, cfg, m.s, m.f.srv); err != nil {
+		return nil, err
+	}
 	now := cfg.now().UTC()
 	switch o {
 	case opCleanup, opRisk:
@@ -416,6 +423,9 @@ func (m *maintenance) batches(ctx context.Context, table, key, pred, action stri
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if err := m.throttle(ctx); err != nil {
+			return err
+		}
 		var keys []any
 		var done, blocked int64
 		start := time.Now()
@@ -471,9 +481,13 @@ func (m *maintenance) batches(ctx context.Context, table, key, pred, action stri
 }
 
 // retry runs one batch again when it lost a lock wait or a deadlock (the server rolled it back whole).
+// Each attempt first checks that this call still holds the lease (fencing), where the lease is the lock.
 func (m *maintenance) retry(ctx context.Context, batch func() error) error {
 	wait := m.cfg.backoff
 	for attempt := 0; ; attempt++ {
+		if err := m.s.verify(ctx); err != nil {
+			return err
+		}
 		err := batch()
 		if err == nil || !m.p.d.IsLockTimeout(err) || attempt >= m.cfg.retries {
 			return err
@@ -597,6 +611,11 @@ func (m *maintenance) audit(ctx context.Context, q dialect.Querier, action, deta
 	_, err := q.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s, %s) VALUES ('%s', '%s')",
 		m.m.Quote(m.f.t.Names.AuditLog), m.m.Quote("action"), m.m.Quote("details"), action, details))
 	return err
+}
+
+// throttle waits while a replica lags more than the bound.
+func (m *maintenance) throttle(ctx context.Context) error {
+	return m.th.wait(ctx, Progress{Task: m.res.Task, Step: "batch", Unit: UnitRows, Done: m.res.Rows, Elapsed: time.Since(m.from)})
 }
 
 func (m *maintenance) progress(final bool) {

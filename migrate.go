@@ -37,47 +37,56 @@ func (p *Provider) readVersion(ctx context.Context, q dialect.Querier, cfg confi
 }
 
 // locked pins a connection, prepares it, takes the migration lock and reads the version under it.
-func (p *Provider) locked(ctx context.Context, cfg config) (*session, dialect.VersionState, error) {
+// The returned context is the one the locked work runs under (see session.lock).
+func (p *Provider) locked(ctx context.Context, cfg config) (*session, context.Context, dialect.VersionState, error) {
 	s, err := p.open(ctx, cfg, true)
 	if err != nil {
-		return nil, dialect.VersionState{}, err
+		return nil, ctx, dialect.VersionState{}, err
 	}
-	if err := s.lock(ctx); err != nil {
+	work, err := s.lock(ctx)
+	if err != nil {
 		s.close()
-		return nil, dialect.VersionState{}, err
+		return nil, ctx, dialect.VersionState{}, err
 	}
+	ctx = work
 	// Under the lock the state is stable: another replica may have finished while we waited, and
 	// Preflight must not judge a half-way state that another replica is still producing.
 	st, err := p.readVersion(ctx, s.conn, cfg)
 	if err != nil {
 		s.close()
-		return nil, st, err
+		return nil, ctx, st, lockLost(ctx, err)
 	}
-	return s, st, nil
+	return s, ctx, st, nil
 }
 
-func (p *Provider) migrate(ctx context.Context, cfg config) error {
+func (p *Provider) migrate(ctx context.Context, cfg config) (err error) {
 	want := latest(cfg)
 	st, err := p.d.ReadVersion(ctx, p.db, cfg.migrationsTable)
 	upToDateLog := func() {
 		cfg.logger.InfoContext(ctx, "sessionsec: nothing pending: the database is at the latest version", "version", want)
 	}
 	if err == nil && upToDate(st, want) && !cfg.reapply {
+		// The common start-up case: the version and the table it is on read, no lock.
+		if err := p.targetOnFast(ctx, cfg); err != nil {
+			return err
+		}
 		upToDateLog()
-		return nil // the common start-up case: one version read, no lock
+		return nil
 	}
-	s, st, err := p.locked(ctx, cfg)
+	s, work, st, err := p.locked(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	defer func() { err = lockLost(work, err) }()
+	ctx = work
+	f, err := p.inspect(ctx, s.conn, cfg)
+	if err != nil {
+		return err // a *TableError too: the call is for another table than the one the change is on
+	}
 	if upToDate(st, want) && !cfg.reapply {
 		upToDateLog()
 		return nil
-	}
-	f, err := p.inspect(ctx, s.conn, cfg)
-	if err != nil {
-		return err
 	}
 	if st.HasVersion && st.Version > want && cfg.allowAhead && f.ours() {
 		cfg.logger.WarnContext(ctx, "sessionsec: database is ahead of this binary; carrying on as allowed",
@@ -87,6 +96,11 @@ func (p *Provider) migrate(ctx context.Context, cfg config) error {
 	pending := f.pending(st, cfg.reapply)
 	if problems := p.preflight(ctx, s.conn, cfg, f, st, pending); len(problems) > 0 {
 		return &PreflightError{Problems: problems}
+	}
+	// Recorded before the first step changes anything, so that every later call - and an interrupted
+	// run's next one - knows which table the change is on.
+	if err := p.writeTarget(ctx, s.conn, cfg, f.t); err != nil {
+		return err
 	}
 	r, err := p.newRunner(ctx, cfg, s, f)
 	if err != nil {
@@ -144,12 +158,14 @@ func (f *facts) pending(st dialect.VersionState, reapply bool) []schema.Step {
 	return all[i:]
 }
 
-func (p *Provider) rollback(ctx context.Context, cfg config) (*RollbackResult, error) {
-	s, st, err := p.locked(ctx, cfg)
+func (p *Provider) rollback(ctx context.Context, cfg config) (_ *RollbackResult, err error) {
+	s, work, st, err := p.locked(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
+	defer func() { err = lockLost(work, err) }()
+	ctx = work
 	res := &RollbackResult{From: st.Version, To: uint(cfg.target)}
 	if !st.HasVersion && !st.Dirty {
 		return res, nil
@@ -157,6 +173,18 @@ func (p *Provider) rollback(ctx context.Context, cfg config) (*RollbackResult, e
 	f, err := p.inspect(ctx, s.conn, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if table := f.t.Names.Table; f.cat.Tables[table] == nil {
+		// With nothing recorded and no trigger telling where the change is, it is at least not on a
+		// table that does not exist: its down steps would drop the routines the real table relies on.
+		on, _, err := p.tableOn(ctx, s.conn, cfg, f.cat)
+		if err != nil {
+			return nil, err
+		}
+		if on == "" {
+			return nil, &TableError{Requested: table, Default: !explicitTable(cfg),
+				Fix: "pass the session table the change was applied to: WithTable(\"<table>\") (the command: -table <table>)"}
+		}
 	}
 	if f.layoutProblem != nil {
 		return nil, &PreflightError{Problems: []Problem{*f.layoutProblem}}
@@ -209,6 +237,11 @@ func (p *Provider) rollback(ctx context.Context, cfg config) (*RollbackResult, e
 	if err != nil {
 		return nil, err
 	}
+	if cfg.target == 0 {
+		if err := p.clearTarget(ctx, s.conn, cfg, r.f.cat); err != nil {
+			return nil, err
+		}
+	}
 	for _, t := range slices.Sorted(maps.Keys(after)) {
 		n, had := before[t]
 		switch {
@@ -216,7 +249,7 @@ func (p *Provider) rollback(ctx context.Context, cfg config) (*RollbackResult, e
 			res.Kept = append(res.Kept, t)
 		case !had && after[t] == 0:
 			// An empty copy (SQLite appends to fixed tables it cannot create conditionally): nothing kept.
-			if _, err := s.conn.ExecContext(ctx, p.d.DropTable(t)); err != nil {
+			if _, err := s.exec(ctx, p.d.DropTable(t)); err != nil {
 				return nil, p.readErr(ctx, "dropping an empty retired table", err)
 			}
 		}

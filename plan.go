@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/agui-go/sessionsec/internal/dialect"
+	"github.com/agui-go/sessionsec/schema"
 )
 
 // Plan is what Migrate would do on this database, step by step, and what Preflight says. Making it
@@ -39,6 +42,9 @@ type PlannedStep struct {
 	// Estimate is Rows at the benchmark's measured rate (0 when the step's time does not depend on the
 	// table, or no rate is measured for this server).
 	Estimate time.Duration `json:"estimate_ns,omitempty"`
+	// BlocksCluster: on a Galera node the step's DDL runs under total order isolation (TOI): every node
+	// of the cluster applies nothing else until it is done, for about Estimate on a long step.
+	BlocksCluster bool `json:"blocks_cluster,omitempty"`
 }
 
 // Plan returns what Migrate would do now: the pending steps with how each runs on this server, and
@@ -87,6 +93,12 @@ func (p *Provider) plan(ctx context.Context, cfg config) (*Plan, error) {
 	} else {
 		out.Rows = 0
 	}
+	cluster := false
+	if lr, ok := p.d.(dialect.Leaser); ok {
+		if topo, err := lr.Topology(ctx, s.conn, p.db); err == nil {
+			cluster = topo.Cluster
+		}
+	}
 	for _, step := range pending {
 		m := p.d.Method(f.t, step, f.srv)
 		ps := PlannedStep{Version: step.Version, Name: step.Name(out.Table), How: m.How, Rewrites: m.Rewrites, Writers: m.Writers}
@@ -99,6 +111,8 @@ func (p *Provider) plan(ctx context.Context, cfg config) (*Plan, error) {
 				ps.Estimate = time.Duration(float64(ps.Rows) / m.RowsPerSecond * float64(time.Second))
 			}
 		}
+		// Every step but the backfill (row changes, certified like the application's) is DDL.
+		ps.BlocksCluster = cluster && step.Kind != schema.StepBackfill
 		out.Estimate += ps.Estimate
 		out.Steps = append(out.Steps, ps)
 	}
@@ -130,6 +144,12 @@ func (pl *Plan) String() string {
 			b.WriteString("\n         REWRITES THE TABLE")
 		}
 		fmt.Fprintf(&b, "\n         writers: %s", s.Writers)
+		if s.BlocksCluster {
+			b.WriteString("\n         BLOCKS THE WHOLE CLUSTER while it runs (Galera DDL under total order isolation)")
+			if s.Estimate > 0 {
+				fmt.Fprintf(&b, ": about %s", s.Estimate.Round(10*time.Millisecond))
+			}
+		}
 		if s.Rows > 0 {
 			fmt.Fprintf(&b, "\n         rows: %d", s.Rows)
 			if s.Batches > 0 {

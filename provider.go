@@ -79,7 +79,11 @@ func (p *Provider) callConfig(o op, opts []Option) (config, error) {
 			return config{}, invalid("%s configures the handle: pass it to New", opt.name)
 		}
 	}
-	return build(p.cfg, o, opts)
+	cfg, err := build(p.cfg, o, opts)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, p.checkReplicas(cfg)
 }
 
 // topLevel resolves a package-level call: handle options build the Provider, the rest configure the call.
@@ -101,19 +105,27 @@ func topLevel(db *sql.DB, o op, opts []Option) (*Provider, config, error) {
 	if err != nil {
 		return nil, config{}, err
 	}
+	if err := p.checkReplicas(cfg); err != nil {
+		return nil, config{}, err
+	}
 	return p, cfg, nil
 }
 
 // Migrate applies every pending session-security step to db.
 //
 // It is meant to run at server start-up in every replica at once: replicas with nothing pending return
-// after reading the version table (one query, no lock); the others wait for the migration lock
+// after reading the version table and the session table the change is on (two queries, no lock); the others wait for the migration lock
 // (honouring ctx), and the first one runs Preflight and applies the steps while the rest find nothing
 // left to do. Every step converges: it adopts the objects it finds in the declared form, replaces older
 // definitions of its own, and creates what is missing, so a step interrupted by a crash is finished by
 // the next call, and a table changed by the original hand-run script is completed. A running statement
 // is not cancelled by ctx - a half-applied DDL is worse than a late start-up - but ctx is checked between
 // steps and batches and while waiting for locks.
+//
+// The session table is "sessions" unless WithTable names another; Migrate records it (TargetTable) before
+// the first step, and refuses with ErrWrongTable, changing nothing, a call for another table than the
+// one the change is on - or, with no table named, a database without "sessions" whose session table of
+// a known layout has another name (it never creates an empty "sessions" next to it).
 //
 // The dialect comes from db's driver; the session table's layout from its columns. Migrate never closes
 // db and leaves no session state in its pool: it works on one pinned connection that it discards.
@@ -139,6 +151,8 @@ func (p *Provider) Migrate(ctx context.Context, opts ...Option) error {
 // non-empty audit log or archive is renamed to <table>_retired_<UTC timestamp>, and the security
 // columns' data is copied to <table>_security_retired_<UTC timestamp> before the columns go. It works
 // from any state, a dirty one included: an interrupted step is finished in the direction it was going.
+// A table the change is not on is refused up front with ErrWrongTable: no routine dropped, the version
+// untouched. A complete rollback removes the record of the table (TargetTable).
 func Rollback(ctx context.Context, db *sql.DB, opts ...Option) error {
 	p, cfg, err := topLevel(db, opRollback, opts)
 	if err != nil {

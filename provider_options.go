@@ -1,6 +1,7 @@
 package sessionsec
 
 import (
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -67,12 +68,18 @@ type config struct {
 	progress     func(Progress)
 	stepHook     func(version uint, phase string)
 	pollInterval time.Duration
+	lockMode     LockMode      // WithLock
+	leaseTTL     time.Duration // WithLeaseTTL
 	// maintenance
 	batch     int           // rows per batch (the tasks run by the core)
 	olderThan time.Duration // Archive, PruneAudit: age of what goes (0: the task's default)
 	now       func() time.Time
 	// sealing
 	sealEvery time.Duration // RunSealer: the pause between passes
+	// replicas
+	maxLag        time.Duration // WithMaxReplicaLag (0: off)
+	replicas      []*sql.DB     // WithReplicas (MySQL, MariaDB)
+	backfillBatch int           // keys per backfill batch (0: the dialect's; the tests)
 }
 
 // DefaultMigrationsTable is the golang-migrate version table of this change: its own, so that it never
@@ -89,9 +96,11 @@ func defaults() config {
 		retries:         10,
 		backoff:         250 * time.Millisecond,
 		pollInterval:    time.Second,
+		leaseTTL:        DefaultLeaseTTL,
 		batch:           schema.Change.MaintenanceRows,
 		now:             time.Now,
 		sealEvery:       DefaultSealInterval,
+		maxLag:          DefaultMaxReplicaLag,
 	}
 }
 
@@ -143,7 +152,8 @@ func WithDialect(name string) Option {
 }
 
 // WithTable names the session table (default "sessions"), e.g. the AG-UI SDK's configurable TableName.
-// Its layout is recognised from its columns unless WithLayout says otherwise.
+// Its layout is recognised from its columns unless WithLayout says otherwise. Every call checks it against
+// the table the change is on (TargetTable) and refuses another one with ErrWrongTable.
 func WithTable(name string) Option {
 	return Option{name: "WithTable", ops: opHandle, apply: func(c *config) error {
 		if err := schema.Spec.WithTable(name).Check(); err != nil {

@@ -128,6 +128,15 @@ type Progress struct {
 	Total   int64  // estimated total; 0 when unknown
 	Elapsed time.Duration
 	Final   bool // the last report of this step or task
+	// Throttled is set on the reports sent, about once a second, while the work pauses because a replica
+	// lags more than WithMaxReplicaLag; Done is then where the work stopped. Replica names the replica
+	// furthest behind ("standby <name>@<address> (pid N)" on PostgreSQL, "replica N" in WithReplicas
+	// order on MySQL and MariaDB), Lag is its measured lag (-1 when it could not be read) and Waited the
+	// pause so far. The work's next ordinary report says it resumed.
+	Throttled bool
+	Replica   string
+	Lag       time.Duration
+	Waited    time.Duration
 }
 
 // Progress units.

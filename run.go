@@ -2,8 +2,10 @@ package sessionsec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -23,21 +25,38 @@ type runner struct {
 	cfg config
 	s   *session
 	f   *facts
-	drv database.Driver
+	drv database.Driver // golang-migrate's driver, for a dialect that is no dialect.Versioner (SQLite)
+	ver dialect.Versioner
 	log *slog.Logger
 	// adopted is set when a step found (some of) its objects already there: the run then ends with a
 	// validation that proves the result.
 	adopted bool
+	// th pauses the steps and the backfill's batches while a replica lags (WithMaxReplicaLag).
+	th *throttle
 }
 
 func (p *Provider) newRunner(ctx context.Context, cfg config, s *session, f *facts) (*runner, error) {
+	if ver, ok := p.d.(dialect.Versioner); ok {
+		// Not golang-migrate's driver: it runs every statement with context.Background(), so ctx would
+		// not bound a step, and its PostgreSQL driver takes a blocking session advisory lock when it opens
+		// (through a transaction pooler that lock lands on a server connection the unlock never reaches).
+		// The version rows written are golang-migrate's own.
+		if err := ver.EnsureVersionTable(ctx, s.conn, cfg.migrationsTable); err != nil {
+			return nil, p.readErr(ctx, "creating golang-migrate's version table", err)
+		}
+		return &runner{p: p, cfg: cfg, s: s, f: f, ver: ver, log: cfg.logger}, nil
+	}
 	drv, err := p.d.Driver(ctx, p.db, s.conn, cfg.migrationsTable)
 	if err != nil {
 		return nil, p.readErr(ctx, "opening golang-migrate's driver", err)
 	}
 	// Deliberately never drv.Close(): it would close the pinned connection back into the pool (or, for
 	// drivers built on *sql.DB, the caller's pool itself). session.close discards the connection.
-	return &runner{p: p, cfg: cfg, s: s, f: f, drv: drv, log: cfg.logger}, nil
+	th, err := p.newThrottle(ctx, cfg, s, f.srv)
+	if err != nil {
+		return nil, err
+	}
+	return &runner{p: p, cfg: cfg, s: s, f: f, drv: drv, log: cfg.logger, th: th}, nil
 }
 
 // action is what one step will do on this database, decided from the catalog.
@@ -260,7 +279,16 @@ func (r *runner) run(ctx context.Context, step schema.Step, up bool) error {
 	if !up {
 		body, file = files.Down, downName
 	}
+	// Fencing: a holder whose lease was taken over never starts another step.
+	if err := r.s.verify(ctx); err != nil {
+		return err
+	}
 	r.hook(step.Version, "before-"+dir)
+	// A step (an index build above all) starts only with the replicas within the lag bound.
+	task := map[bool]string{true: "migrate", false: "rollback"}[up]
+	if err := r.th.wait(ctx, Progress{Task: task, Version: step.Version, Step: step.Name(r.f.t.Names.Table), Unit: UnitSteps, Total: 1}); err != nil {
+		return err
+	}
 	start := time.Now()
 	backoff := r.cfg.backoff
 	if step.Kind == schema.StepTrigger && len(schema.Revisions(r.f.t.Steps(), step)) > 1 {
@@ -286,7 +314,13 @@ func (r *runner) run(ctx context.Context, step schema.Step, up bool) error {
 			}
 			break
 		}
-		if !r.p.d.IsLockTimeout(err) {
+		if errors.Is(err, ErrReplicaLag) {
+			return err // no failure of the step: the backfill stopped between batches, to run again
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("sessionsec: step %s stopped (run again to continue: every step converges): %w", file, lockLost(ctx, ctx.Err()))
+		}
+		if !r.p.d.IsLockTimeout(err) && !r.conflict(err) {
 			return &StepError{Version: step.Version, Name: file, Direction: dir, kind: ErrStepFailed, Err: r.p.serverError(err), refused: r.p.refusal(err)}
 		}
 		if attempt >= r.cfg.retries {
@@ -305,7 +339,7 @@ func (r *runner) run(ctx context.Context, step schema.Step, up bool) error {
 	}
 	r.log.InfoContext(ctx, "sessionsec: step done", "direction", dir, "version", step.Version, "step", file,
 		"duration", time.Since(start).Round(time.Millisecond))
-	r.progress(Progress{Task: map[bool]string{true: "migrate", false: "rollback"}[up], Version: step.Version,
+	r.progress(Progress{Task: task, Version: step.Version,
 		Step: step.Name(r.f.t.Names.Table), Unit: UnitSteps, Done: 1, Total: 1, Elapsed: time.Since(start), Final: true})
 	r.hook(step.Version, "after-"+dir)
 	return nil
@@ -314,14 +348,14 @@ func (r *runner) run(ctx context.Context, step schema.Step, up bool) error {
 // apply records the version dirty, does what a says, and records it clean.
 func (r *runner) apply(ctx context.Context, step schema.Step, a action, record int, body string) error {
 	if a.skip {
-		return r.drv.SetVersion(record, false)
+		return r.setVersion(ctx, record, false)
 	}
-	if err := r.drv.SetVersion(record, true); err != nil {
+	if err := r.setVersion(ctx, record, true); err != nil {
 		return err
 	}
 	for _, stmt := range a.stmts {
 		start := time.Now()
-		if _, err := r.s.conn.ExecContext(ctx, stmt); err != nil {
+		if _, err := r.s.exec(ctx, stmt); err != nil {
 			return err
 		}
 		r.log.DebugContext(ctx, "sessionsec: statement", "version", step.Version, "sql", statementHead(stmt), "duration", time.Since(start))
@@ -333,12 +367,54 @@ func (r *runner) apply(ctx context.Context, step schema.Step, a action, record i
 	}
 	if a.file {
 		start := time.Now()
-		if err := r.drv.Run(strings.NewReader(body)); err != nil {
+		if err := r.runFile(ctx, body); err != nil {
 			return err
 		}
 		r.log.DebugContext(ctx, "sessionsec: file", "version", step.Version, "sql", statementHead(body), "duration", time.Since(start))
 	}
-	return r.drv.SetVersion(record, false)
+	return r.setVersion(ctx, record, false)
+}
+
+// setVersion records the version in golang-migrate's table. On a cluster the write can lose
+// certification against nothing of ours (the lease excludes other migrators) but a brute-force abort
+// by replicated DDL is possible: it is retried.
+func (r *runner) setVersion(ctx context.Context, version int, dirty bool) error {
+	if r.ver == nil {
+		return r.drv.SetVersion(version, dirty)
+	}
+	return r.retryConflict(ctx, func() error { return r.ver.SetVersion(ctx, r.s.conn, r.cfg.migrationsTable, version, dirty) })
+}
+
+// runFile runs a step's file as one statement string, as golang-migrate's Run does, but bounded by ctx.
+func (r *runner) runFile(ctx context.Context, body string) error {
+	if r.ver == nil {
+		return r.drv.Run(strings.NewReader(body))
+	}
+	return r.s.file(ctx, body)
+}
+
+// conflict reports a write that lost a conflict (deadlock, cluster certification) and was rolled back.
+func (r *runner) conflict(err error) bool {
+	return r.s.leaser != nil && r.s.leaser.IsConflict(err)
+}
+
+// retryConflict runs one autocommitted write (or one transaction), again with backoff when it lost a
+// conflict: on Galera the application's writes on other nodes abort ours at certification, and a
+// retry of a whole statement is safe. It gives up after r.cfg.retries+10 attempts.
+func (r *runner) retryConflict(ctx context.Context, f func() error) error {
+	backoff := 20 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := f()
+		if err == nil || ctx.Err() != nil || !r.conflict(err) || attempt >= r.cfg.retries+10 {
+			return err
+		}
+		r.log.DebugContext(ctx, "sessionsec: write lost a conflict; retrying", "attempt", attempt+1, "err", r.p.serverError(err))
+		jitter := time.Duration(rand.Int64N(int64(backoff)))
+		if err := sleep(ctx, backoff+jitter); err != nil {
+			return err
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
 }
 
 // refresh re-reads the catalog after the database changed under a plan.

@@ -89,7 +89,7 @@ func (p *Provider) runSealer(ctx context.Context, cfg config, k *Keyring) error 
 }
 
 // seal runs Seal; newOnly limits it to version 1 rows (RunSealer's passes).
-func (p *Provider) seal(ctx context.Context, cfg config, k *Keyring, newOnly bool) (*SealResult, error) {
+func (p *Provider) seal(ctx context.Context, cfg config, k *Keyring, newOnly bool) (_ *SealResult, err error) {
 	if err := checkRing(k); err != nil {
 		return nil, err
 	}
@@ -98,9 +98,12 @@ func (p *Provider) seal(ctx context.Context, cfg config, k *Keyring, newOnly boo
 		return nil, err
 	}
 	defer m.s.close()
-	if err := m.s.lock(ctx); err != nil {
+	work, err := m.s.lock(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer func() { err = lockLost(work, err) }()
+	ctx = work
 	st, err := p.newSealTarget(m.f.t)
 	if err != nil {
 		return nil, err

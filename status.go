@@ -9,6 +9,12 @@ func (p *Provider) status(ctx context.Context, cfg config) (*MigrationStatus, er
 	if err != nil {
 		return nil, err
 	}
+	if st.HasVersion || st.Dirty {
+		// The version is the change's on one table: refuse to report it for another.
+		if _, err := p.inspect(ctx, p.db, cfg); err != nil {
+			return nil, err
+		}
+	}
 	table := p.tableName(cfg)
 	steps := Steps(table)
 	for _, e := range cfg.extras {

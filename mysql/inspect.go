@@ -159,7 +159,7 @@ func (Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Serve
 	cat := dialect.NewCatalog(srv.Schema)
 	in := placeholders(len(tables))
 
-	err := eachRow(ctx, q, fmt.Sprintf(queryTables, in), args(tables), func(rows *sql.Rows) error {
+	err := dialect.EachRow(ctx, q, fmt.Sprintf(queryTables, in), args(tables), func(rows *sql.Rows) error {
 		t := &dialect.Table{}
 		var typ string
 		if err := rows.Scan(&t.Name, &typ, &t.Engine, &t.RowFormat, &t.Rows); err != nil {
@@ -181,7 +181,7 @@ func (Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Serve
 		checkQuery = queryChecksMariaDB
 	}
 	jsonCols := map[string]bool{}
-	err = eachRow(ctx, q, fmt.Sprintf(checkQuery, in), args(tables), func(rows *sql.Rows) error {
+	err = dialect.EachRow(ctx, q, fmt.Sprintf(checkQuery, in), args(tables), func(rows *sql.Rows) error {
 		c := &dialect.Check{Validated: true}
 		if err := rows.Scan(&c.Table, &c.Name, &c.Expr); err != nil {
 			return err
@@ -197,7 +197,7 @@ func (Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Serve
 		return nil, fmt.Errorf("mysql: inspect check constraints: %w", err)
 	}
 
-	err = eachRow(ctx, q, fmt.Sprintf(queryColumns, in), args(tables), func(rows *sql.Rows) error {
+	err = dialect.EachRow(ctx, q, fmt.Sprintf(queryColumns, in), args(tables), func(rows *sql.Rows) error {
 		var table, name, colType, dataType, nullable, comment string
 		var def sql.NullString
 		var length int64
@@ -226,7 +226,7 @@ func (Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Serve
 	}
 
 	var current *dialect.Index
-	err = eachRow(ctx, q, fmt.Sprintf(queryIndexes, in), args(tables), func(rows *sql.Rows) error {
+	err = dialect.EachRow(ctx, q, fmt.Sprintf(queryIndexes, in), args(tables), func(rows *sql.Rows) error {
 		var table, name, method string
 		var nonUnique int
 		var col sql.NullString
@@ -249,7 +249,7 @@ func (Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Serve
 		return nil, fmt.Errorf("mysql: inspect indexes: %w", err)
 	}
 
-	err = eachRow(ctx, q, queryTriggers, nil, func(rows *sql.Rows) error {
+	err = dialect.EachRow(ctx, q, queryTriggers, nil, func(rows *sql.Rows) error {
 		tr := &dialect.Trigger{Row: true}
 		if err := rows.Scan(&tr.Name, &tr.Table, &tr.Timing, &tr.Event, &tr.Body); err != nil {
 			return err
@@ -262,7 +262,7 @@ func (Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Serve
 		return nil, fmt.Errorf("mysql: inspect triggers: %w", err)
 	}
 
-	err = eachRow(ctx, q, queryRoutines, nil, func(rows *sql.Rows) error {
+	err = dialect.EachRow(ctx, q, queryRoutines, nil, func(rows *sql.Rows) error {
 		r := &dialect.Routine{}
 		if err := rows.Scan(&r.Name, &r.Kind, &r.Body, &r.Comment); err != nil {
 			return err
@@ -277,20 +277,6 @@ func (Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Serve
 	return cat, nil
 }
 
-func eachRow(ctx context.Context, q dialect.Querier, query string, a []any, f func(*sql.Rows) error) error {
-	rows, err := q.QueryContext(ctx, query, a...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := f(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
 // queryTablesLike lists the tables of the schema whose names start with a prefix (LIKE with the
 // wildcards of the prefix escaped).
 const queryTablesLike = `SELECT TABLE_NAME FROM information_schema.TABLES
@@ -299,7 +285,7 @@ const queryTablesLike = `SELECT TABLE_NAME FROM information_schema.TABLES
 // Retired counts the rows of the tables whose names start with prefix.
 func (Dialect) Retired(ctx context.Context, q dialect.Querier, _ dialect.Server, prefix string) (map[string]int64, error) {
 	var names []string
-	err := eachRow(ctx, q, queryTablesLike, []any{likePrefix(prefix, '!')}, func(rows *sql.Rows) error {
+	err := dialect.EachRow(ctx, q, queryTablesLike, []any{likePrefix(prefix, '!')}, func(rows *sql.Rows) error {
 		var n string
 		if err := rows.Scan(&n); err != nil {
 			return err
@@ -331,4 +317,20 @@ func likePrefix(s string, esc byte) string {
 		b.WriteByte(s[i])
 	}
 	return b.String() + "%"
+}
+
+// queryTableColumns lists the columns of every base table of the schema.
+const queryTableColumns = `SELECT c.TABLE_NAME, c.COLUMN_NAME
+		FROM information_schema.COLUMNS c
+		JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+		WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'
+		ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION`
+
+// TableColumns lists the column names of every base table of the schema.
+func (Dialect) TableColumns(ctx context.Context, q dialect.Querier, _ dialect.Server) (map[string][]string, error) {
+	out, err := dialect.ColumnsByTable(ctx, q, queryTableColumns)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: list tables: %w", err)
+	}
+	return out, nil
 }

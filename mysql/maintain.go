@@ -33,21 +33,8 @@ func (Dialect) BatchStart() string { return "" }
 
 // GeneratedColumns reads GENERATION_EXPRESSION: ” on MySQL and NULL on MariaDB for a plain column.
 func (Dialect) GeneratedColumns(ctx context.Context, q dialect.Querier, _ dialect.Server, table string) (map[string]bool, error) {
-	rows, err := q.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.COLUMNS
+	return dialect.NameSet(ctx, q, `SELECT COLUMN_NAME FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COALESCE(GENERATION_EXPRESSION, '') <> ''`, table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	gen := map[string]bool{}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
-		gen[name] = true
-	}
-	return gen, rows.Err()
 }
 
 // DropNotNull re-declares the column with its COLUMN_TYPE, character set and collation, NULL.

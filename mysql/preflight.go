@@ -38,7 +38,7 @@ func (d Dialect) Preflight(ctx context.Context, q dialect.Querier, srv dialect.S
 	}
 	caps := capsOf(srv)
 	vars := map[string]string{}
-	if err := eachRow(ctx, q, queryServerVariables, nil, func(rows *sql.Rows) error {
+	if err := dialect.EachRow(ctx, q, queryServerVariables, nil, func(rows *sql.Rows) error {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
 			return err

@@ -179,7 +179,7 @@ func (Dialect) Family(typ string) dialect.Family {
 func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Server, tables []string) (*dialect.Catalog, error) {
 	cat := dialect.NewCatalog(srv.Schema)
 	arr := textArray(tables)
-	if err := eachRow(ctx, q, queryTables, []any{arr}, func(rows *sql.Rows) error {
+	if err := dialect.EachRow(ctx, q, queryTables, []any{arr}, func(rows *sql.Rows) error {
 		t := &dialect.Table{}
 		var kind string
 		if err := rows.Scan(&t.Name, &kind, &t.Rows); err != nil {
@@ -210,7 +210,7 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 		}
 	}
 
-	if err := eachRow(ctx, q, queryColumns, []any{arr}, func(rows *sql.Rows) error {
+	if err := dialect.EachRow(ctx, q, queryColumns, []any{arr}, func(rows *sql.Rows) error {
 		var table string
 		var def sql.NullString
 		c := &dialect.Column{}
@@ -230,7 +230,7 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 		return nil, fmt.Errorf("postgres: inspect columns: %w", err)
 	}
 
-	if err := eachRow(ctx, q, queryIndexes, []any{arr, textArray(ourIndexNames(tables))}, func(rows *sql.Rows) error {
+	if err := dialect.EachRow(ctx, q, queryIndexes, []any{arr, textArray(ourIndexNames(tables))}, func(rows *sql.Rows) error {
 		ix := &dialect.Index{}
 		var cols sql.NullString
 		if err := rows.Scan(&ix.Table, &ix.Name, &ix.Unique, &ix.Primary, &ix.Valid, &ix.Predicate, &ix.Method, &cols); err != nil {
@@ -246,7 +246,7 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 		return nil, fmt.Errorf("postgres: inspect indexes: %w", err)
 	}
 
-	if err := eachRow(ctx, q, queryTriggers, nil, func(rows *sql.Rows) error {
+	if err := dialect.EachRow(ctx, q, queryTriggers, nil, func(rows *sql.Rows) error {
 		tg := &dialect.Trigger{}
 		var tgtype int
 		if err := rows.Scan(&tg.Name, &tg.Table, &tgtype, &tg.Body, &tg.Function); err != nil {
@@ -260,7 +260,7 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 		return nil, fmt.Errorf("postgres: inspect triggers: %w", err)
 	}
 
-	if err := eachRow(ctx, q, queryRoutines, nil, func(rows *sql.Rows) error {
+	if err := dialect.EachRow(ctx, q, queryRoutines, nil, func(rows *sql.Rows) error {
 		r := &dialect.Routine{}
 		var kind string
 		if err := rows.Scan(&r.Name, &kind, &r.Body, &r.Comment, &r.Signature); err != nil {
@@ -276,7 +276,7 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 		return nil, fmt.Errorf("postgres: inspect routines: %w", err)
 	}
 
-	if err := eachRow(ctx, q, queryChecks, []any{arr}, func(rows *sql.Rows) error {
+	if err := dialect.EachRow(ctx, q, queryChecks, []any{arr}, func(rows *sql.Rows) error {
 		c := &dialect.Check{}
 		if err := rows.Scan(&c.Table, &c.Name, &c.Expr, &c.Validated); err != nil {
 			return err
@@ -293,7 +293,7 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 // Retired counts the rows of the tables whose names start with prefix.
 func (Dialect) Retired(ctx context.Context, q dialect.Querier, _ dialect.Server, prefix string) (map[string]int64, error) {
 	var names []string
-	if err := eachRow(ctx, q, queryTablesLike, []any{prefix}, func(rows *sql.Rows) error {
+	if err := dialect.EachRow(ctx, q, queryTablesLike, []any{prefix}, func(rows *sql.Rows) error {
 		var n string
 		if err := rows.Scan(&n); err != nil {
 			return err
@@ -312,20 +312,6 @@ func (Dialect) Retired(ctx context.Context, q dialect.Querier, _ dialect.Server,
 		out[n] = c
 	}
 	return out, nil
-}
-
-func eachRow(ctx context.Context, q dialect.Querier, query string, args []any, f func(*sql.Rows) error) error {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := f(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }
 
 // decodeTgtype turns pg_trigger.tgtype into timing and event(s) ("INSERT", "UPDATE", "INSERT OR UPDATE").
@@ -474,4 +460,21 @@ func hasTopLevelBoolOp(s string) bool {
 		}
 	}
 	return false
+}
+
+// queryTableColumns lists the columns of every plain or partitioned table of the current schema.
+const queryTableColumns = `SELECT c.relname, a.attname
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+ORDER BY c.relname, a.attnum`
+
+// TableColumns lists the column names of every table of the current schema.
+func (Dialect) TableColumns(ctx context.Context, q dialect.Querier, _ dialect.Server) (map[string][]string, error) {
+	out, err := dialect.ColumnsByTable(ctx, q, queryTableColumns)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list tables: %w", err)
+	}
+	return out, nil
 }

@@ -39,22 +39,9 @@ func (Dialect) BatchStart() string { return "SET CONSTRAINTS ALL IMMEDIATE" }
 
 // GeneratedColumns reads attgenerated (stored generated columns; identity columns are plain values).
 func (Dialect) GeneratedColumns(ctx context.Context, q dialect.Querier, srv dialect.Server, table string) (map[string]bool, error) {
-	rows, err := q.QueryContext(ctx, `SELECT a.attname FROM pg_catalog.pg_attribute a
+	return dialect.NameSet(ctx, q, `SELECT a.attname FROM pg_catalog.pg_attribute a
 		WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> ''`,
 		capsOf(srv).quotedSchema+"."+quote(table))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	gen := map[string]bool{}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
-		gen[name] = true
-	}
-	return gen, rows.Err()
 }
 
 // DropNotNull is ALTER COLUMN ... DROP NOT NULL (a catalog change).

@@ -85,7 +85,7 @@ func jsonArray(ss []string) string {
 func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Server, tables []string) (*dialect.Catalog, error) {
 	cat := dialect.NewCatalog(srv.Schema)
 	arg := jsonArray(tables)
-	if err := eachRow(ctx, q, qTables, []any{arg}, func(rows *sql.Rows) error {
+	if err := dialect.EachRow(ctx, q, qTables, []any{arg}, func(rows *sql.Rows) error {
 		var typ string
 		t := &dialect.Table{Rows: -1}
 		if err := rows.Scan(&typ, &t.Name, &t.SQL); err != nil {
@@ -102,7 +102,7 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 	}); err != nil {
 		return nil, fmt.Errorf("sqlite: reading tables: %w", err)
 	}
-	if err := eachRow(ctx, q, qColumns, []any{arg}, func(rows *sql.Rows) error {
+	if err := dialect.EachRow(ctx, q, qColumns, []any{arg}, func(rows *sql.Rows) error {
 		var tbl, name, typ string
 		var notNull, pk int
 		var dflt sql.NullString
@@ -120,7 +120,7 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 		return nil, fmt.Errorf("sqlite: reading columns: %w", err)
 	}
 	var current *dialect.Index
-	if err := eachRow(ctx, q, qIndexes, []any{arg}, func(rows *sql.Rows) error {
+	if err := dialect.EachRow(ctx, q, qIndexes, []any{arg}, func(rows *sql.Rows) error {
 		var tbl, name, origin, text string
 		var unique int
 		var col sql.NullString
@@ -149,7 +149,7 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 			}
 		}
 	}
-	if err := eachRow(ctx, q, qTriggers, nil, func(rows *sql.Rows) error {
+	if err := dialect.EachRow(ctx, q, qTriggers, nil, func(rows *sql.Rows) error {
 		tr := &dialect.Trigger{Row: true}
 		if err := rows.Scan(&tr.Name, &tr.Table, &tr.Body); err != nil {
 			return err
@@ -191,7 +191,7 @@ func pkColumn(tableSQL, col string) bool {
 // Retired counts the rows of the tables whose names start with prefix.
 func (Dialect) Retired(ctx context.Context, q dialect.Querier, _ dialect.Server, prefix string) (map[string]int64, error) {
 	var names []string
-	if err := eachRow(ctx, q, qTablesLike, []any{prefix}, func(rows *sql.Rows) error {
+	if err := dialect.EachRow(ctx, q, qTablesLike, []any{prefix}, func(rows *sql.Rows) error {
 		var n string
 		if err := rows.Scan(&n); err != nil {
 			return err
@@ -210,20 +210,6 @@ func (Dialect) Retired(ctx context.Context, q dialect.Querier, _ dialect.Server,
 		out[n] = c
 	}
 	return out, nil
-}
-
-func eachRow(ctx context.Context, q dialect.Querier, query string, args []any, f func(*sql.Rows) error) error {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := f(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }
 
 var spaces = regexp.MustCompile(`\s+`)
@@ -319,4 +305,19 @@ func parseTrigger(text string) (timing, event string) {
 		timing = "BEFORE"
 	}
 	return timing, strings.ToUpper(m[2])
+}
+
+// qTableColumns lists the columns of every table of the database (SQLite's own tables aside).
+const qTableColumns = `SELECT m.name, c.name
+FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS c
+WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\'
+ORDER BY m.name, c.cid`
+
+// TableColumns lists the column names of every table of the database.
+func (Dialect) TableColumns(ctx context.Context, q dialect.Querier, _ dialect.Server) (map[string][]string, error) {
+	out, err := dialect.ColumnsByTable(ctx, q, qTableColumns)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list tables: %w", err)
+	}
+	return out, nil
 }

@@ -53,20 +53,7 @@ func (Dialect) BatchStart() string { return "" }
 
 // GeneratedColumns reads pragma_table_xinfo's hidden flag: 2 is a virtual and 3 a stored generated column.
 func (Dialect) GeneratedColumns(ctx context.Context, q dialect.Querier, _ dialect.Server, table string) (map[string]bool, error) {
-	rows, err := q.QueryContext(ctx, "SELECT name FROM pragma_table_xinfo(?) WHERE hidden IN (2, 3)", table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	gen := map[string]bool{}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
-		gen[name] = true
-	}
-	return gen, rows.Err()
+	return dialect.NameSet(ctx, q, "SELECT name FROM pragma_table_xinfo(?) WHERE hidden IN (2, 3)", table)
 }
 
 // DropNotNull refuses: SQLite cannot change a column's constraints in place. The archive the change

@@ -81,12 +81,12 @@ Database URLs (golang-migrate's forms; x-* parameters such as x-migrations-table
 Exit codes: 0 ok, 1 problems found, 2 usage, 3 cannot connect or not permitted.`
 
 type options struct {
-	database, migrationsTable, layout, table, columns, dialect, out, logFormat string
-	timeout, lockWait                                                          time.Duration
-	olderThan                                                                  age
-	target, batch                                                              int
-	verbose, yes, asJSON, reapply                                              bool
-	databaseSet                                                                bool
+	database, migrationsTable, layout, table, columns, dialect, out, logFormat, lock string
+	timeout, lockWait                                                                time.Duration
+	olderThan                                                                        age
+	target, batch                                                                    int
+	verbose, yes, asJSON, reapply                                                    bool
+	databaseSet                                                                      bool
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
@@ -104,6 +104,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.out, "out", "", "generate: the folder to write")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long (waiting for the lock included)")
 	fs.DurationVar(&o.lockWait, "lock-wait", 5*time.Second, "per-statement bound on waiting for table locks")
+	fs.StringVar(&o.lock, "lock", "auto", "the migration lock: auto (the lease on a Galera node and behind a PostgreSQL pooler, else the server's advisory lock), advisory or lease")
 	fs.IntVar(&o.target, "target", 0, "rollback: stop at this version")
 	fs.Var(&o.olderThan, "older-than", "archive, prune-audit: the age of what goes, e.g. 90d, 720h (default 90d / 30d)")
 	fs.IntVar(&o.batch, "batch", 0, "archive, prune-audit (and cleanup, risk on SQLite): rows per batch (default 1000)")
@@ -344,6 +345,11 @@ func layoutOf(o options) (*schema.Layout, error) {
 
 func handleOptions(o options, tgt *target, logger *slog.Logger) ([]sessionsec.Option, error) {
 	opts := []sessionsec.Option{sessionsec.WithLogger(logger)}
+	lock, err := lockMode(o.lock)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, sessionsec.WithLock(lock))
 	table := o.migrationsTable
 	if table == "" {
 		table = tgt.migrationsTable
@@ -362,6 +368,16 @@ func handleOptions(o options, tgt *target, logger *slog.Logger) ([]sessionsec.Op
 		opts = append(opts, sessionsec.WithTable(o.table))
 	}
 	return opts, nil
+}
+
+// lockMode reads -lock.
+func lockMode(s string) (sessionsec.LockMode, error) {
+	for _, m := range []sessionsec.LockMode{sessionsec.LockAuto, sessionsec.LockAdvisory, sessionsec.LockLease} {
+		if s == m.String() {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: -lock %q: want auto, advisory or lease", errUsage, s)
 }
 
 // upResult is what up did: the version before and after, and the steps it ran.

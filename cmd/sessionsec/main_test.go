@@ -308,6 +308,7 @@ func TestWrongTargets(t *testing.T) {
 		{"unreachable server", nil, []string{"-database", "mysql://root:pw@tcp(127.0.0.1:1)/x", "status"}, 3, "no usable database"},
 		{"bad layout", nil, []string{"-layout", "nope", "status"}, 2, "want spec or agui"},
 		{"bad columns", nil, []string{"-columns", "owner=x", "status"}, 2, "is not role=column"},
+		{"bad lock", nil, []string{"-lock", "galera", "status"}, 2, "want auto, advisory or lease"},
 		{"mysql host:port", nil, []string{"-database", "mysql://root:pw@127.0.0.1:3306/x", "status"}, 2, "tcp(host:port)"},
 		{"bad escape in a password", nil, []string{"-database", "mysql://root:pw%zz@tcp(127.0.0.1:3306)/x", "status"}, 2, "percent-encode"},
 		{"unreachable mysql names what was tried", nil, []string{"-database", "mysql://root:pw@tcp(127.0.0.1:1)/x", "status"}, 3, `tried database "x" on 127.0.0.1:1 as user "root"`},

@@ -33,7 +33,7 @@ func run(ctx context.Context, dsn string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute) // waiting for another replica's migration included
 	defer cancel()
 
-	// Every replica may call this at once: with nothing pending it returns after one query; otherwise
+	// Every replica may call this at once: with nothing pending it returns after two queries; otherwise
 	// one replica migrates while the others wait for the lock. The layout of the table (the spec's, or
 	// the AG-UI SDK store's) is recognised from its columns; pass sessionsec.WithTable for another name.
 	logger := slog.Default()
