@@ -90,12 +90,26 @@ func ExampleMigrate_aguiSDK() {
 	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
 	_, _ = db.Exec(`INSERT INTO agui_sessions (id, user_id, created_at, last_accessed, expires_at, ip_address, is_active)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, "s1", "u1", now, now, now.Add(time.Hour), "203.0.113.7", true)
-	var ipHash string
+	// Since step 22 the trigger no longer writes the unkeyed IP hash (reversible by enumeration): the
+	// sealer writes a keyed one (SealSession after a write, or RunSealer beside the server).
+	var ipHash sql.NullString
 	_ = db.QueryRow("SELECT created_ip_hash FROM agui_sessions WHERE id = 's1'").Scan(&ipHash)
-	want, _ := sessionsec.IPHash("203.0.113.7")
-	fmt.Println(ipHash == want)
+	fmt.Println("IP hash before sealing:", ipHash.Valid)
+	ring, err := sessionsec.NewKeyring("k1", map[string][]byte{"k1": []byte("an example key of 32 bytes or more")})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := sessionsec.SealSession(ctx, db, ring, "s1", sessionsec.WithTable("agui_sessions")); err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = db.QueryRow("SELECT created_ip_hash FROM agui_sessions WHERE id = 's1'").Scan(&ipHash)
+	unkeyed, _ := sessionsec.IPHash("203.0.113.7")
+	fmt.Println("IP hash after sealing:", ipHash.Valid, ipHash.String != unkeyed)
 	// Output:
-	// true
+	// IP hash before sealing: false
+	// IP hash after sealing: true true
 }
 
 // A Provider validates its options once and serves every operation; its Rollback says what it kept.

@@ -26,21 +26,37 @@ import (
 
 // applyStock applies a committed folder (migrations/<layout>/<dialect>) as the stock golang-migrate CLI
 // does (`migrate -path ... up`), with its default schema_migrations table.
-func applyStock(t *testing.T, d *testdb.DB, layout string) {
+// stockTable is the version table the README tells the stock path to use: the library's own.
+const stockTable = "sessionsec_schema_migrations"
+
+func applyStock(t *testing.T, d *testdb.DB, layout string) { applyStockTo(t, d, layout, 0) }
+
+// applyStockTo is applyStock up to version (0: all of them).
+func applyStockTo(t *testing.T, d *testdb.DB, layout string, version uint) {
 	t.Helper()
 	src, err := migrations.Source(layout, d.Server.Dialect)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := d.Open(t) // WithInstance's Close closes the pool: a pool of its own
+	// WithInstance's Close closes the pool: a pool of its own. MySQL's with multiStatements, which
+	// golang-migrate's WithInstance asks for (its CLI sets it itself): step 22's file swaps the insert
+	// trigger in four statements.
+	db := d.Open(t)
+	if d.Server.Dialect == "mysql" {
+		var err error
+		if db, err = sql.Open("mysql", d.DSN+"&multiStatements=true"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+	}
 	var drv database.Driver
 	switch d.Server.Dialect {
 	case "mysql":
-		drv, err = migratemysql.WithInstance(db, &migratemysql.Config{})
+		drv, err = migratemysql.WithInstance(db, &migratemysql.Config{MigrationsTable: stockTable})
 	case "postgres":
-		drv, err = migratepg.WithInstance(db, &migratepg.Config{})
+		drv, err = migratepg.WithInstance(db, &migratepg.Config{MigrationsTable: stockTable})
 	default:
-		drv, err = migratesqlite.WithInstance(db, &migratesqlite.Config{})
+		drv, err = migratesqlite.WithInstance(db, &migratesqlite.Config{MigrationsTable: stockTable})
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -50,20 +66,31 @@ func applyStock(t *testing.T, d *testdb.DB, layout string) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if err := m.Up(); err != nil {
+	if version > 0 {
+		err = m.Migrate(version)
+	} else {
+		err = m.Up()
+	}
+	if err != nil {
 		t.Fatalf("migrate -path migrations/%s/%s up: %v", layout, d.Server.Dialect, err)
 	}
 }
 
 // migrateBy applies the change by one of the two ways a user has: the stock CLI on the committed folder
 // of layout, or the library.
-func migrateBy(t *testing.T, d *testdb.DB, path, layout string) {
+func migrateBy(t *testing.T, d *testdb.DB, path, layout string) { migrateByTo(t, d, path, layout, 0) }
+
+// migrateByTo is migrateBy up to version (0: the latest).
+func migrateByTo(t *testing.T, d *testdb.DB, path, layout string, version uint) {
 	t.Helper()
 	if path == "stock" {
-		applyStock(t, d, layout)
+		applyStockTo(t, d, layout, version)
 		return
 	}
 	mustMigrate(t, d.DB)
+	if version > 0 {
+		mustRollback(t, d.DB, sessionsec.WithTargetVersion(version))
+	}
 }
 
 // inSession runs stmts on one connection after the session settings sets, then discards the connection
@@ -278,13 +305,16 @@ func TestIPHashEveryPath(t *testing.T) {
 					}
 				}
 				insert("backfill")
-				migrateBy(t, d, path, "agui")
+				// The insert trigger writes the unkeyed IP hash up to version 21; step 22's revision no longer does.
+				migrateByTo(t, d, path, "agui", 21)
 				insert("trigger")
+				migrateBy(t, d, path, "agui")
+				insert("keyed")
 				_, ip := hashesOf(t, d, "id")
 				for i, c := range ipCases {
-					for _, phase := range []string{"backfill", "trigger"} {
+					for _, phase := range []string{"backfill", "trigger", "keyed"} {
 						want := ""
-						if c.want != "" {
+						if c.want != "" && phase != "keyed" {
 							want = sha256Text(c.want)
 						}
 						got, ok := ip[fmt.Sprintf("%s-%02d", phase, i)]
@@ -320,13 +350,18 @@ func TestIPHashBinaryColumn(t *testing.T) {
 		}
 		insert("backfill")
 		mustMigrate(t, d.DB)
+		mustRollback(t, d.DB, sessionsec.WithTargetVersion(21)) // the insert trigger's revision 1 writes the unkeyed IP hash
 		insert("trigger")
+		mustMigrate(t, d.DB)
+		insert("keyed")
 		_, ip := hashesOf(t, d, "id")
 		for _, i := range valid {
 			for _, phase := range []string{"backfill", "trigger"} {
 				got := ip[fmt.Sprintf("%s-%02d", phase, i)]
 				requireT(t, got == sha256Text(ipCases[i].want), "%s of %q: created_ip_hash %q, want that of %q", phase, ipCases[i].in, got, ipCases[i].want)
 			}
+			got := ip[fmt.Sprintf("keyed-%02d", i)]
+			requireT(t, got == "", "a row inserted at version 22 got created_ip_hash %q: step 22's trigger must leave it to the sealer", got)
 		}
 	})
 }
@@ -395,6 +430,9 @@ func TestHashFixReachesInstalledDatabase(t *testing.T) {
 
 		mustMigrate(t, d.DB, sessionsec.WithReapply())
 		mustValidate(t, d.DB)
+		// Back to 21, whose insert trigger (revision 1) still writes the unkeyed IP hash through the fixed
+		// rules; step 22's revision leaves the IP binding to the sealer.
+		mustRollback(t, d.DB, sessionsec.WithTargetVersion(21))
 		ip, instant := "2001:db8:0:1:1:1:1:1", time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC)
 		set := "SET time_zone = '+09:00'"
 		if d.Server.Dialect == "postgres" {

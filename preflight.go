@@ -205,7 +205,7 @@ func conflictProblems(d dialect.Dialect, f *facts, pending []schema.Step) []Prob
 				case got.Table != want.Table || !strings.EqualFold(got.Timing, want.Timing) || !strings.EqualFold(got.Event, want.Event):
 					add("trigger "+want.Name, fmt.Sprintf("exists as %s %s ON %s, not %s %s ON %s", got.Timing, got.Event, got.Table, want.Timing, want.Event, want.Table),
 						"rename or drop that trigger, then retry")
-				case !sameBody(got.Body, want.Body) && !d.Released(want.Name, got.Body):
+				case !sameBody(got.Body, want.Body) && !d.Released(want.Name, got.Body) && !anyRevision(d, f, step, got.Body):
 					add("trigger "+want.Name, "exists with a definition this change did not write", "rename or drop that trigger (save it if it is yours), then retry")
 				}
 			}
@@ -233,6 +233,17 @@ func conflictProblems(d dialect.Dialect, f *facts, pending []schema.Step) []Prob
 		}
 	}
 	return out
+}
+
+// anyRevision reports whether body is the definition of one of the revisions of step's trigger that
+// this release declares: a revision step replaces the one before it (and its down the one after).
+func anyRevision(d dialect.Dialect, f *facts, step schema.Step, body string) bool {
+	for _, r := range schema.Revisions(f.t.Steps(), step) {
+		if tr := d.Objects(f.t, r, f.srv).Triggers; len(tr) > 0 && sameBody(tr[0].Body, body) {
+			return true
+		}
+	}
+	return false
 }
 
 func uniqueText(u bool) string {

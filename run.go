@@ -122,13 +122,35 @@ func planUp(d dialect.Dialect, f *facts, step schema.Step) action {
 		want := d.Objects(t, step, f.srv).Triggers[0]
 		got := cat.Trigger(n.Table, want.Name)
 		if got != nil && sameBody(got.Body, want.Body) && len(leftovers) == 0 {
+			if prev, ok := schema.PreviousRevision(t.Steps(), step); ok && sameBody(d.Objects(t, prev, f.srv).Triggers[0].Body, want.Body) {
+				return action{skip: true} // the revision changes nothing on this layout (no IP column)
+			}
 			return action{skip: true, why: "trigger " + want.Name + " is already there: adopted"}
 		}
-		if got == nil && len(leftovers) == 0 {
+		if got != nil && len(leftovers) == 0 {
+			// A later step's revision (a reapply, or a run resumed after it): putting this step's
+			// definition back only for the later step to replace it again would be churn.
+			for _, later := range schema.Revisions(t.Steps(), step) {
+				if later.Version > step.Version && sameBody(got.Body, d.Objects(t, later, f.srv).Triggers[0].Body) {
+					return action{skip: true, why: fmt.Sprintf("trigger %s has step %d's revision, which that step judges", want.Name, later.Version)}
+				}
+			}
+		}
+		if got == nil && len(leftovers) == 0 && step.Rev() <= 1 {
 			// Nothing to replace (ReplaceTrigger's CREATE OR REPLACE would do, but the file says what it is).
+			// A revision step asks ReplaceTrigger even then: its MySQL file is the stock CLI's swap.
 			return action{file: true}
 		}
 		why := "trigger " + want.Name + " has an older definition: replaced"
+		if prev, ok := schema.PreviousRevision(t.Steps(), step); ok && len(leftovers) == 0 {
+			if old := d.Objects(t, prev, f.srv).Triggers[0]; got == nil || sameBody(got.Body, old.Body) {
+				// The step's ordinary work, not an adaptation: no why, so it is logged as a plain step.
+				if stmts := d.ReplaceTrigger(t, f.srv, step, cat); stmts != nil {
+					return action{stmts: stmts}
+				}
+				return action{file: true}
+			}
+		}
 		if got == nil || sameBody(got.Body, want.Body) {
 			why = "trigger " + want.Name + ": an interrupted replacement left its stand-in: finished"
 		}
@@ -178,6 +200,21 @@ func planDown(d dialect.Dialect, f *facts, step schema.Step) action {
 		want := d.Objects(t, step, f.srv).Indexes[0]
 		if findIndex(cat, want) == nil && len(leftovers) == 0 {
 			return action{skip: true, why: "index " + want.Name + " is already gone"}
+		}
+	case schema.StepTrigger:
+		// A revision's down restores the previous revision the way a step up replaces an older
+		// definition: without a moment in which writers run without the trigger.
+		prev, ok := schema.PreviousRevision(t.Steps(), step)
+		if !ok {
+			break
+		}
+		want := d.Objects(t, prev, f.srv).Triggers[0]
+		got := cat.Trigger(t.Names.Table, want.Name)
+		if got != nil && sameBody(got.Body, want.Body) && len(leftovers) == 0 {
+			return action{skip: true, why: fmt.Sprintf("trigger %s already has step %d's definition", want.Name, prev.Version)}
+		}
+		if stmts := d.ReplaceTrigger(t, f.srv, prev, cat); stmts != nil {
+			return action{stmts: stmts} // the step's ordinary down, not an adaptation
 		}
 	}
 	return action{stmts: leftovers, file: true}
@@ -254,6 +291,13 @@ func (r *runner) run(ctx context.Context, step schema.Step, up bool) error {
 	}
 	start := time.Now()
 	backoff := r.cfg.backoff
+	if step.Kind == schema.StepTrigger && len(schema.Revisions(r.f.t.Steps(), step)) > 1 {
+		// The catalog was read at the start of the run; an earlier step of this run may have written
+		// another revision of this trigger since, and the replacement must start from what is there.
+		if err := r.refresh(ctx); err != nil {
+			return err
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		var a action
 		if up {

@@ -140,7 +140,11 @@ func (p *Provider) seal(ctx context.Context, cfg config, k *Keyring, newOnly boo
 				where = fmt.Sprintf("%s > %s AND ", key, param(last))
 			}
 			if newOnly {
-				where += fmt.Sprintf("%s < %d", sv, SealVersion)
+				// Equality, not "< 2": with it MySQL and MariaDB walk idx_<table>_security_version (whose
+				// entries end with the primary key, so the range comes in key order) instead of scanning the
+				// primary key past every sealed row on each pass. Rows of other versions below 2 (written
+				// by hand) are Seal's.
+				where += fmt.Sprintf("%s = 1", sv)
 			} else {
 				where += fmt.Sprintf("(%s < %d OR %s IS NULL OR (%s = %d AND (%s IS NULL OR %s <> %s)))",
 					sv, SealVersion, sv, sv, SealVersion, kid, kid, param(k.primary))

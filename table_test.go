@@ -105,7 +105,7 @@ func TestTableUnderAnotherName(t *testing.T) {
 		}
 		requireT(t, !tableExists(t, d, "sessions") && !tableExists(t, d, "other_sessions"), "a refused call created a table")
 		requireT(t, fingerprintOf(t, d, "agui_sessions") == migrated, "a refused call changed the database")
-		if st, err := sessionsec.Status(ctx, d.DB, on); err != nil || st.Version != 21 || st.Dirty {
+		if st, err := sessionsec.Status(ctx, d.DB, on); err != nil || st.Version != 22 || st.Dirty {
 			t.Fatalf("status after the refusals: %+v %v", st, err)
 		}
 		mustValidate(t, d.DB, on)
@@ -173,7 +173,7 @@ func TestRollbackOfAnotherTable(t *testing.T) {
 				requireWrongTable(t, what+": Provider.Rollback of "+table, err, "table "+table)
 			}
 			requireT(t, catalogFingerprint(t, d) == migrated, "%s: a refused Rollback changed the database", what)
-			if st, err := sessionsec.Status(ctx, d.DB); err != nil || st.Version != 21 || st.Dirty {
+			if st, err := sessionsec.Status(ctx, d.DB); err != nil || st.Version != 22 || st.Dirty {
 				t.Fatalf("%s: status after the refused Rollback: %+v %v", what, st, err)
 			}
 			mustValidate(t, d.DB)

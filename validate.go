@@ -149,6 +149,9 @@ func (p *Provider) validate(ctx context.Context, conn dialect.Querier, cfg confi
 		if step.Version > applied {
 			break
 		}
+		if schema.Superseded(f.t.Steps(), step, applied) {
+			continue // a later applied step installed another revision of this trigger: it is judged there
+		}
 		stepProblems(p.d, f, step, rep, add)
 		if step.Kind == schema.StepArchive && f.cat.Tables[f.t.Names.Archive] != nil && f.cat.Tables[f.t.Names.Table] != nil {
 			// What Archive would refuse (it fixes the rest itself): valid must mean Archive can run.

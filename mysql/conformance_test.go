@@ -1,6 +1,7 @@
 package mysql_test
 
 import (
+	"database/sql"
 	"os"
 	"testing"
 
@@ -21,6 +22,14 @@ func TestConformance(t *testing.T) {
 			dialecttest.Run(t, mysql.Dialect{}, dialecttest.Server(s), dialecttest.Options{
 				ReadOnlySkip: "read_only and super_read_only are global on MySQL and MariaDB: setting them on the shared test " +
 					"server would stop every other test's writes (a replica's read-only is covered by the topology tests)",
+				FilesPool: func(t testing.TB, db *dialecttest.DB) *sql.DB {
+					p, err := sql.Open(db.Driver, db.DSN+"&multiStatements=true")
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { _ = p.Close() })
+					return p
+				},
 			})
 		})
 	}

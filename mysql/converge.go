@@ -48,7 +48,7 @@ func swapName(tr schema.Trigger) string {
 // ReplaceTrigger brings an existing trigger with an older definition to the declared one, with no
 // moment in which writers run without it.
 func (Dialect) ReplaceTrigger(t dialect.Target, srv dialect.Server, step schema.Step, cat *dialect.Catalog) []string {
-	def := renderer{t: t}.trigger(*step.Trigger)
+	def := renderer{t: t}.trigger(*step.Trigger, step.Rev())
 	if capsOf(srv).CreateOrReplaceTrigger() {
 		return []string{strings.Replace(def.create(""), "CREATE TRIGGER IF NOT EXISTS", "CREATE OR REPLACE TRIGGER", 1),
 			"DROP TRIGGER IF EXISTS " + quote(swapName(*step.Trigger))}
@@ -57,7 +57,9 @@ func (Dialect) ReplaceTrigger(t dialect.Target, srv dialect.Server, step schema.
 	swap.name = swapName(*step.Trigger)
 	cur := cat.Trigger(t.Names.Table, def.name)
 	if cur == nil && cat.Trigger(t.Names.Table, swap.name) == nil {
-		return nil // nothing to replace: the step's own file creates it
+		// Nothing to replace (only a revision step, or its down, asks then): create it, one statement,
+		// rather than run the revision's file, whose swap needs multiStatements.
+		return []string{def.create("")}
 	}
 	var out []string
 	if cur != nil && dialect.NormalizeSpace(cur.Body) == dialect.NormalizeSpace(def.body) {
@@ -68,6 +70,15 @@ func (Dialect) ReplaceTrigger(t dialect.Target, srv dialect.Server, step schema.
 	}
 	out = append(out, "DROP TRIGGER IF EXISTS "+quote(def.name))
 	return append(out, def.create("PRECEDES "+quote(swap.name)), "DROP TRIGGER IF EXISTS "+quote(swap.name))
+}
+
+// swapStatements replace the existing trigger def.name with def through the stand-in, as
+// ReplaceTrigger does on MySQL from the start: the file of a revision step, for the stock CLI.
+func swapStatements(def triggerDef, tr schema.Trigger) []string {
+	swap := def
+	swap.name = swapName(tr)
+	return []string{swap.create("PRECEDES " + quote(def.name)), "DROP TRIGGER IF EXISTS " + quote(def.name),
+		def.create("PRECEDES " + quote(swap.name)), "DROP TRIGGER IF EXISTS " + quote(swap.name)}
 }
 
 // ReplaceRoutine brings an existing routine with an older definition to the declared one: atomically

@@ -29,6 +29,12 @@ var defaults = map[schema.Default]string{
 	schema.DefaultOne: "1", schema.DefaultZero: "0", schema.DefaultNow: "CURRENT_TIMESTAMP(6)", schema.DefaultTrue: "TRUE",
 }
 
+// revisionNote explains why a revision step's file holds four statements, the one exception to one
+// statement per file.
+const revisionNote = "-- MySQL has no CREATE OR REPLACE TRIGGER: a stand-in with the new definition fires first while the trigger is\n" +
+	"-- dropped and recreated, so writers never run without one. Four statements: the stock CLI always enables\n" +
+	"-- multiStatements; the library never runs this file, it sends the same statements one at a time.\n"
+
 // noop is the body of a file with nothing to do: golang-migrate fails on an empty file (1065).
 const noop = "DO 0"
 
@@ -73,7 +79,16 @@ func (d Dialect) Render(t dialect.Target, step schema.Step) (dialect.Files, erro
 				"CALL " + quote(n.RetireHelper) + "(" + literal(n.Table) + ")",
 		}, nil
 	case schema.StepTrigger:
-		tr := r.trigger(*step.Trigger)
+		tr := r.trigger(*step.Trigger, step.Rev())
+		if prev, ok := schema.PreviousRevision(t.Steps(), step); ok {
+			old := r.trigger(*prev.Trigger, prev.Rev())
+			return dialect.Files{
+				Up: "-- " + r.revisionDoc(step) + "\n" + revisionNote +
+					strings.Join(swapStatements(tr, *step.Trigger), ";\n"),
+				Down: fmt.Sprintf("-- Back to step %d's definition; every column value (the seals included) stays.\n", prev.Version) + revisionNote +
+					strings.Join(swapStatements(old, *step.Trigger), ";\n"),
+			}, nil
+		}
 		return dialect.Files{
 			Up:   "-- " + tr.doc + "\n" + tr.create(""),
 			Down: "-- Dropped before the hash function it calls.\nDROP TRIGGER IF EXISTS " + quote(tr.name),

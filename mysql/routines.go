@@ -41,13 +41,19 @@ func (r routineDef) drop() string { return "DROP " + r.kind + " IF EXISTS " + qu
 
 func comment(doc string) string { return "    COMMENT " + literal(RoutineCommentPrefix+" "+doc) }
 
-func (r renderer) trigger(tr schema.Trigger) triggerDef {
+// trigger returns the trigger's definition at revision rev (see schema.RevisionKeyedIP).
+func (r renderer) trigger(tr schema.Trigger, rev uint) triggerDef {
 	n := r.t.Names
 	if tr.Event == schema.Insert {
+		ipHash := rev < schema.RevisionKeyedIP
+		ipDoc := ""
+		if ipHash {
+			ipDoc = r.ipDoc()
+		}
 		return triggerDef{name: n.Trigger(tr), timing: string(tr.Timing), event: string(tr.Event), table: n.Table,
 			doc: "New rows: risk range check, defaults, the canonical hash (an application-supplied one is kept)" +
-				r.ipDoc() + ".\n-- Installed before the backfill, so rows written meanwhile never keep a NULL hash.",
-			body: r.insertTriggerBody()}
+				ipDoc + ".\n-- Installed before the backfill, so rows written meanwhile never keep a NULL hash.",
+			body: r.insertTriggerBody(ipHash)}
 	}
 	return triggerDef{name: n.Trigger(tr), timing: string(tr.Timing), event: string(tr.Event), table: n.Table,
 		doc:  "Updates: risk range check; a NULL-safe change of " + r.t.Col(schema.RoleLastAccessed) + " refreshes last_validated_at.",
@@ -61,7 +67,18 @@ func (r renderer) ipDoc() string {
 	return " and created_ip_hash from " + r.t.Col(schema.RoleIP)
 }
 
-func (r renderer) insertTriggerBody() string {
+// revisionDoc is the comment of a step that installs a later revision of a trigger.
+func (r renderer) revisionDoc(step schema.Step) string {
+	if step.Rev() >= schema.RevisionKeyedIP && r.t.Has(schema.RoleIP) {
+		return "Security version 2: new rows no longer get the unkeyed created_ip_hash (an unkeyed SHA-256 of an IPv4 address\n" +
+			"-- is reversed by enumeration); it stays NULL until the library's sealer writes the keyed binding."
+	}
+	return "Security version 2: the insert trigger's definition of this release (this layout has no IP column: unchanged)."
+}
+
+// insertTriggerBody is the insert trigger's body; ipHash tells whether it fills the unkeyed
+// created_ip_hash (revision 1 only).
+func (r renderer) insertTriggerBody(ipHash bool) string {
 	var b strings.Builder
 	// The hash reads created in UTC (see epoch): the trigger switches the session to '+00:00' around it and
 	// restores the inserting session's zone, also when the statement fails.
@@ -71,7 +88,7 @@ func (r renderer) insertTriggerBody() string {
 	fmt.Fprintf(&b, "    IF NEW.`security_version` IS NULL THEN\n        SET NEW.`security_version` = 1;\n    END IF;\n")
 	fmt.Fprintf(&b, "    IF NEW.`last_validated_at` IS NULL THEN\n        SET NEW.`last_validated_at` = %s;\n    END IF;\n", r.now("last_validated_at"))
 	fmt.Fprintf(&b, "    IF NEW.`security_hash` IS NULL THEN\n        SET time_zone = '+00:00';\n        SET NEW.`security_hash` = %s;\n        SET time_zone = v_tz;\n    END IF;\n", r.hash("NEW."))
-	if r.t.Has(schema.RoleIP) {
+	if ipHash && r.t.Has(schema.RoleIP) {
 		fmt.Fprintf(&b, "    IF NEW.`created_ip_hash` IS NULL THEN\n        SET NEW.`created_ip_hash` = %s;\n    END IF;\n", r.ipHash("NEW."))
 	}
 	b.WriteString("END")
@@ -403,7 +420,7 @@ func (d Dialect) Objects(t dialect.Target, step schema.Step, _ dialect.Server) d
 			o.Indexes = append(o.Indexes, &dialect.Index{Table: schema.Change.AuditLog, Name: ix.Name, Columns: ix.Columns, Valid: true, Method: "btree"})
 		}
 	case schema.StepTrigger:
-		tr := r.trigger(*step.Trigger)
+		tr := r.trigger(*step.Trigger, step.Rev())
 		o.Triggers = append(o.Triggers, &dialect.Trigger{Name: tr.name, Table: tr.table, Timing: tr.timing, Event: tr.event, Row: true, Body: tr.body})
 	case schema.StepRoutine:
 		rt := r.routine(step.Routine)

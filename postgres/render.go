@@ -91,7 +91,16 @@ func (d Dialect) Render(t dialect.Target, step schema.Step) (dialect.Files, erro
 				"CALL " + n.RetireHelper + "('" + n.Table + "');",
 		}, nil
 	case schema.StepTrigger:
-		fn, trig := r.trigger(*step.Trigger)
+		fn, trig := r.trigger(*step.Trigger, step.Rev())
+		if prev, ok := schema.PreviousRevision(t.Steps(), step); ok {
+			// Only the trigger's function changes: CREATE OR REPLACE FUNCTION swaps the body atomically
+			// (no table lock, no moment without it); the trigger itself stays.
+			old, _ := r.trigger(*prev.Trigger, prev.Rev())
+			return dialect.Files{
+				Up:   "-- " + r.revisionDoc(step) + "\n" + bind(fn.create()),
+				Down: fmt.Sprintf("-- Back to step %d's definition of the function; every column value (the seals included) stays.\n", prev.Version) + bind(old.create()),
+			}, nil
+		}
 		return dialect.Files{
 			Up: "-- " + trig.doc + "\n" + bind(fn.create()) + "\n" +
 				fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s;\n", quote(trig.name), tbl) + trig.create(),

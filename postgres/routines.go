@@ -59,11 +59,12 @@ func (t triggerDef) create() string {
 	return s + "    EXECUTE FUNCTION " + t.function + "();"
 }
 
-func (r renderer) trigger(tr schema.Trigger) (routineDef, triggerDef) {
+// trigger returns the trigger and its function at revision rev (see schema.RevisionKeyedIP).
+func (r renderer) trigger(tr schema.Trigger, rev uint) (routineDef, triggerDef) {
 	n := r.t.Names
 	if tr.Event == schema.Insert {
 		fn := routineDef{name: n.InsertFunction, kind: "FUNCTION", returns: "trigger",
-			traits: "LANGUAGE plpgsql\n" + boundPath, body: r.insertBody()}
+			traits: "LANGUAGE plpgsql\n" + boundPath, body: r.insertBody(rev < schema.RevisionKeyedIP)}
 		return fn, triggerDef{name: n.Trigger(tr), table: n.Table, timing: "BEFORE", event: "INSERT", function: n.InsertFunction,
 			doc: "New rows: defaults and the canonical hash (an application-supplied one is kept)" + r.ipDoc() +
 				". Installed before the backfill,\n-- so rows written meanwhile never keep a NULL hash. The risk range is the table's CHECK."}
@@ -90,13 +91,24 @@ func (r renderer) ipDoc() string {
 	return " and created_ip_hash from " + r.t.Col(schema.RoleIP)
 }
 
-func (r renderer) insertBody() string {
+// revisionDoc is the comment of a step that installs a later revision of a trigger.
+func (r renderer) revisionDoc(step schema.Step) string {
+	if step.Rev() >= schema.RevisionKeyedIP && r.t.Has(schema.RoleIP) {
+		return "Security version 2: new rows no longer get the unkeyed created_ip_hash (an unkeyed SHA-256 of an IPv4 address\n" +
+			"-- is reversed by enumeration); it stays NULL until the library's sealer writes the keyed binding."
+	}
+	return "Security version 2: the insert trigger's definition of this release (this layout has no IP column: unchanged)."
+}
+
+// insertBody is the insert trigger function's body; ipHash tells whether it fills the unkeyed
+// created_ip_hash (revision 1 only).
+func (r renderer) insertBody(ipHash bool) string {
 	var b strings.Builder
 	b.WriteString("\nBEGIN\n")
 	b.WriteString("    IF NEW.\"security_version\" IS NULL THEN\n        NEW.\"security_version\" := 1;\n    END IF;\n")
 	fmt.Fprintf(&b, "    IF NEW.\"last_validated_at\" IS NULL THEN\n        NEW.\"last_validated_at\" := %s;\n    END IF;\n", r.now("last_validated_at"))
 	fmt.Fprintf(&b, "    IF NEW.\"security_hash\" IS NULL THEN\n        NEW.\"security_hash\" := %s;\n    END IF;\n", r.hash("NEW."))
-	if r.t.Has(schema.RoleIP) {
+	if ipHash && r.t.Has(schema.RoleIP) {
 		fmt.Fprintf(&b, "    IF NEW.\"created_ip_hash\" IS NULL THEN\n        NEW.\"created_ip_hash\" := %s;\n    END IF;\n", r.ipHash("NEW."))
 	}
 	b.WriteString("    RETURN NEW;\nEND\n")
@@ -418,7 +430,7 @@ func (d Dialect) Objects(t dialect.Target, step schema.Step, srv dialect.Server)
 			o.Indexes = append(o.Indexes, &dialect.Index{Table: schema.Change.AuditLog, Name: ix.Name, Columns: ix.Columns, Valid: true, Method: "btree"})
 		}
 	case schema.StepTrigger:
-		fn, tr := r.trigger(*step.Trigger)
+		fn, tr := r.trigger(*step.Trigger, step.Rev())
 		o.Triggers = append(o.Triggers, &dialect.Trigger{Name: tr.name, Table: tr.table, Timing: tr.timing, Event: tr.event, Row: true,
 			Body: sub(fn.body), Function: fn.name})
 		o.Routines = append(o.Routines, &dialect.Routine{Name: fn.name, Kind: fn.kind, Body: sub(fn.body)})

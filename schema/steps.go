@@ -1,6 +1,9 @@
 package schema
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // StepKind is what a step does. Every dialect renders every kind; a kind a dialect has no use for (the
 // PostgreSQL constraint validation on MySQL, stored routines on SQLite) renders as a no-op file, so
@@ -28,8 +31,12 @@ type Step struct {
 	Kind    StepKind
 	Routine string   // StepRoutine
 	Trigger *Trigger // StepTrigger
-	Index   *Index   // StepIndex
-	Extra   *Extra   // StepExtra
+	// Revision is the trigger's definition a StepTrigger step installs: 0 or 1 for the first (step 7, 8),
+	// 2 and up for a later step that replaces it (its down restores the previous revision). Validate
+	// expects, of each trigger, the revision of the last applied step that declares it.
+	Revision uint
+	Index    *Index // StepIndex
+	Extra    *Extra // StepExtra
 }
 
 // Extra is a step declared outside this package: its SQL per dialect and the columns it adds to the
@@ -65,6 +72,9 @@ var Steps = func() []Step {
 		Step{Kind: StepArchive}, // after the security columns exist
 		Step{Kind: StepRoutine, Routine: RoutineCleanup},
 		Step{Kind: StepRoutine, Routine: RoutineRisk},
+		// Security version 2 (issue 17): the insert trigger stops writing the unkeyed created_ip_hash,
+		// which an enumeration of the address space reverses; the sealer writes the keyed one.
+		Step{Kind: StepTrigger, Trigger: &Change.Triggers[0], Revision: RevisionKeyedIP},
 	)
 	for i := range s {
 		s[i].Version = uint(i + 1)
@@ -95,6 +105,9 @@ func (s Step) Name(table string) string {
 	case StepKeepSecurityData:
 		return "keep_security_data"
 	case StepTrigger:
+		if s.Rev() > 1 {
+			return fmt.Sprintf("%s_trigger_v%d", strings.ToLower(string(s.Trigger.Event)), s.Rev())
+		}
 		if s.Trigger.Event == Insert {
 			return "create_insert_trigger"
 		}
@@ -124,3 +137,52 @@ func (s Step) Long() bool { return s.Kind == StepBackfill || s.Kind == StepIndex
 
 // Latest is the version of the last shipped step.
 func Latest() uint { return Steps[len(Steps)-1].Version }
+
+// RevisionKeyedIP is the insert trigger's revision of security version 2 (step 22): it fills the
+// version 1 hash, the defaults and last_validated_at as before, but no longer computes created_ip_hash
+// from the client IP (an unkeyed SHA-256 of an IPv4 address is reversed by enumerating 2^32
+// addresses). New rows keep created_ip_hash NULL (or what the application wrote) until the library's
+// sealer writes the keyed binding.
+const RevisionKeyedIP = 2
+
+// Rev is the revision of the trigger definition a StepTrigger step installs (1 for the first).
+func (s Step) Rev() uint { return max(s.Revision, 1) }
+
+func sameTrigger(a, b Step) bool {
+	return a.Kind == StepTrigger && b.Kind == StepTrigger && a.Trigger.Event == b.Trigger.Event && a.Trigger.Suffix == b.Trigger.Suffix
+}
+
+// PreviousRevision returns the step that installed the revision of s's trigger that s replaces (what
+// s's down restores); false for a trigger's first step.
+func PreviousRevision(steps []Step, s Step) (Step, bool) {
+	var prev Step
+	found := false
+	for _, o := range steps {
+		if o.Version < s.Version && sameTrigger(o, s) && (!found || o.Version > prev.Version) {
+			prev, found = o, true
+		}
+	}
+	return prev, found
+}
+
+// Superseded reports whether a step after s, at most version upTo, installs another revision of s's
+// trigger: a database at upTo then carries that revision, not s's.
+func Superseded(steps []Step, s Step, upTo uint) bool {
+	for _, o := range steps {
+		if o.Version > s.Version && o.Version <= upTo && sameTrigger(o, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Revisions returns every step that declares a revision of s's trigger, s included, in order.
+func Revisions(steps []Step, s Step) []Step {
+	var out []Step
+	for _, o := range steps {
+		if sameTrigger(o, s) {
+			out = append(out, o)
+		}
+	}
+	return out
+}

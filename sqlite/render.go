@@ -62,7 +62,16 @@ func (d Dialect) Render(t dialect.Target, step schema.Step) (dialect.Files, erro
 			Down: "-- Keep the security data before step 2's down drops the columns. SQLite cannot compute a table name, so the copy\n-- goes to one table with a retired_at column: every rollback appends.\n" + r.keepSecurityData(),
 		}, nil
 	case schema.StepTrigger:
-		name, create := r.trigger(*step.Trigger)
+		name, create := r.trigger(*step.Trigger, step.Rev())
+		if prev, ok := schema.PreviousRevision(t.Steps(), step); ok {
+			_, old := r.trigger(*prev.Trigger, prev.Rev())
+			return dialect.Files{
+				Up: "-- " + r.revisionDoc(step) + "\n-- Replaced in this file's transaction: writers never run without the trigger.\nDROP TRIGGER IF EXISTS " +
+					quote(name) + ";\n" + create + ";",
+				Down: fmt.Sprintf("-- Back to step %d's definition; every column value (the seals included) stays.\nDROP TRIGGER IF EXISTS %s;\n%s;",
+					prev.Version, quote(name), old),
+			}, nil
+		}
 		return dialect.Files{
 			Up:   "-- " + r.triggerDoc(*step.Trigger) + "\nDROP TRIGGER IF EXISTS " + quote(name) + ";\n" + create + ";",
 			Down: "-- The trigger goes before the columns it uses.\nDROP TRIGGER IF EXISTS " + quote(name) + ";",
@@ -251,25 +260,34 @@ func (r renderer) hash() string {
 func (r renderer) ipHash() string { return IPHashFunction + "(" + r.col(schema.RoleIP) + ")" }
 
 // fills lists the security columns the insert trigger and the backfill fill, with their values.
-func (r renderer) fills(backfill bool) []string {
+func (r renderer) fills(backfill, ipHash bool) []string {
 	sets := []string{`"security_hash" = COALESCE("security_hash", ` + r.hash() + ")"}
 	if backfill {
 		sets = append(sets, `"encryption_key_id" = COALESCE("encryption_key_id", `+literal(schema.Change.DefaultKeyID)+")")
 	}
 	sets = append(sets, `"last_validated_at" = COALESCE("last_validated_at", CURRENT_TIMESTAMP)`)
-	if r.t.Has(schema.RoleIP) {
+	if ipHash && r.t.Has(schema.RoleIP) {
 		sets = append(sets, `"created_ip_hash" = COALESCE("created_ip_hash", `+r.ipHash()+")")
 	}
 	return sets
 }
 
-func (r renderer) backfillSet() string { return strings.Join(r.fills(true), ",\n    ") }
+func (r renderer) backfillSet() string { return strings.Join(r.fills(true, true), ",\n    ") }
 
 func (r renderer) backfillPending() string {
 	if r.t.Has(schema.RoleIP) {
 		return `"security_hash" IS NULL OR ("created_ip_hash" IS NULL AND ` + r.col(schema.RoleIP) + ` IS NOT NULL)`
 	}
 	return `"security_hash" IS NULL`
+}
+
+// revisionDoc is the comment of a step that installs a later revision of a trigger.
+func (r renderer) revisionDoc(step schema.Step) string {
+	if step.Rev() >= schema.RevisionKeyedIP && r.t.Has(schema.RoleIP) {
+		return "Security version 2: new rows no longer get the unkeyed created_ip_hash (an unkeyed SHA-256 of an IPv4 address\n" +
+			"-- is reversed by enumeration); it stays NULL until the library's sealer writes the keyed binding."
+	}
+	return "Security version 2: the insert trigger's definition of this release (this layout has no IP column: unchanged)."
 }
 
 func (r renderer) triggerDoc(tr schema.Trigger) string {
@@ -280,17 +298,19 @@ func (r renderer) triggerDoc(tr schema.Trigger) string {
 	return "Updates: a NULL-safe change of " + r.t.Col(schema.RoleLastAccessed) + " (IS NOT) refreshes last_validated_at."
 }
 
-// trigger returns the trigger's name and its CREATE statement, which is what sqlite_master keeps.
-func (r renderer) trigger(tr schema.Trigger) (string, string) {
+// trigger returns the trigger's name and its CREATE statement at revision rev, which is what
+// sqlite_master keeps. From schema.RevisionKeyedIP on, the insert trigger leaves created_ip_hash alone.
+func (r renderer) trigger(tr schema.Trigger, rev uint) (string, string) {
 	n := r.t.Names
 	name := n.Trigger(tr)
 	if tr.Event == schema.Insert {
+		ipHash := rev < schema.RevisionKeyedIP
 		when := `NEW."security_hash" IS NULL OR NEW."last_validated_at" IS NULL`
-		if r.t.Has(schema.RoleIP) {
+		if ipHash && r.t.Has(schema.RoleIP) {
 			when += ` OR (NEW."created_ip_hash" IS NULL AND NEW.` + r.col(schema.RoleIP) + ` IS NOT NULL)`
 		}
 		return name, fmt.Sprintf("CREATE TRIGGER %s\nAFTER INSERT ON %s\nFOR EACH ROW\nWHEN %s\nBEGIN\n    UPDATE %s SET\n        %s\n    WHERE rowid = NEW.rowid;\nEND",
-			quote(name), quote(n.Table), when, quote(n.Table), strings.Join(r.fills(false), ",\n        "))
+			quote(name), quote(n.Table), when, quote(n.Table), strings.Join(r.fills(false, ipHash), ",\n        "))
 	}
 	la := r.col(schema.RoleLastAccessed)
 	return name, fmt.Sprintf("CREATE TRIGGER %s\nAFTER UPDATE OF %s ON %s\nFOR EACH ROW\nWHEN NEW.%s IS NOT OLD.%s\nBEGIN\n    UPDATE %s SET \"last_validated_at\" = CURRENT_TIMESTAMP\n    WHERE rowid = NEW.rowid;\nEND",
@@ -339,7 +359,7 @@ func (d Dialect) Objects(t dialect.Target, step schema.Step, _ dialect.Server) d
 			o.Indexes = append(o.Indexes, &dialect.Index{Table: schema.Change.AuditLog, Name: ix.Name, Columns: ix.Columns, Valid: true, Method: "btree"})
 		}
 	case schema.StepTrigger:
-		name, create := r.trigger(*step.Trigger)
+		name, create := r.trigger(*step.Trigger, step.Rev())
 		o.Triggers = append(o.Triggers, &dialect.Trigger{Name: name, Table: n.Table, Timing: "AFTER", Event: string(step.Trigger.Event), Row: true, Body: create})
 	}
 	return o

@@ -185,7 +185,7 @@ func TestCommandOnEveryDialect(t *testing.T) {
 			r := must(0, append(db, "preflight")...)
 			requireOut(t, r.stdout, "no problems")
 			pl := jsonOf(t, must(0, append(db, "plan", "-json")...))["plan"].(map[string]any)
-			if len(pl["steps"].([]any)) != 21 || len(pl["problems"].([]any)) != 0 {
+			if len(pl["steps"].([]any)) != 22 || len(pl["problems"].([]any)) != 0 {
 				t.Fatalf("plan: %v", pl)
 			}
 		}
@@ -199,19 +199,19 @@ func TestCommandOnEveryDialect(t *testing.T) {
 		}
 		// up says where it started, where it ended and what it ran; a second up, that nothing was pending.
 		up := out["up"].(map[string]any)
-		if up["from"].(float64) != 0 || up["to"].(float64) != 21 || len(up["steps"].([]any)) != 21 || up["steps"].([]any)[9] != "000010_backfill" {
+		if up["from"].(float64) != 0 || up["to"].(float64) != 22 || len(up["steps"].([]any)) != 22 || up["steps"].([]any)[9] != "000010_backfill" {
 			t.Fatalf("up --json: %v", up)
 		}
 		if q := out["report"].(map[string]any)["queries"].(float64); q < 3 {
 			t.Fatalf("report.queries = %v: Validate sent more statements than that", q)
 		}
 		r = must(0, append(db, "up", "-json")...)
-		if up := jsonOf(t, r)["up"].(map[string]any); up["from"].(float64) != 21 || up["to"].(float64) != 21 || len(up["steps"].([]any)) != 0 {
+		if up := jsonOf(t, r)["up"].(map[string]any); up["from"].(float64) != 22 || up["to"].(float64) != 22 || len(up["steps"].([]any)) != 0 {
 			t.Fatalf("a second up --json: %v", up)
 		}
 		noNull(t, r.stdout)
 		r = must(0, append(db, "up")...)
-		requireOut(t, r.stdout, "up: nothing was pending (version 21)")
+		requireOut(t, r.stdout, "up: nothing was pending (version 22)")
 		requireOut(t, r.stderr, "nothing pending")
 		if strings.Contains(r.stderr, "adapted") || strings.Contains(r.stderr, "replaced") {
 			t.Fatalf("a no-op up claims work:\n%s", r.stderr)
@@ -221,7 +221,7 @@ func TestCommandOnEveryDialect(t *testing.T) {
 		r = must(0, append(db, "status", "-json")...)
 		noNull(t, r.stdout) // nothing pending: [] not null
 		st := jsonOf(t, r)
-		if st["status"].(map[string]any)["version"].(float64) < 21 {
+		if st["status"].(map[string]any)["version"].(float64) < 22 {
 			t.Fatalf("status: %v", st)
 		}
 		// The maintenance tasks, each with its JSON result.

@@ -145,7 +145,7 @@ func stepsProgress(stderr io.Writer, bars bool, what string, steps []sessionsec.
 	return p
 }
 
-// label names the step running: "migrate 7/21 create_insert_trigger".
+// label names the step running: "migrate 7/22 create_insert_trigger".
 func (p *progress) label() string {
 	if len(p.steps) == 0 {
 		return p.task

@@ -48,7 +48,7 @@ func TestCommandTableChoice(t *testing.T) {
 			requireOut(t, r.stderr, "on table agui_sessions")
 		}
 		run(0, "valid", "validate", "-table", "agui_sessions")
-		run(0, "version 21, latest 21", "status", "-table", "agui_sessions")
+		run(0, "version 22, latest 22", "status", "-table", "agui_sessions")
 		run(0, "rolled back", "rollback", "-yes", "-table", "agui_sessions")
 	})
 }

@@ -87,6 +87,9 @@ type Options struct {
 	// ReadOnlySkip says why the server has no read-only session the suite can provoke without
 	// disturbing other tests (required when ReadOnly is nil).
 	ReadOnlySkip string
+	// FilesPool opens the pool golang-migrate runs the rendered files on, as the stock CLI would
+	// (nil: db.DB). MySQL's CLI always sets multiStatements, which a trigger revision's file needs.
+	FilesPool func(t testing.TB, db *DB) *sql.DB
 }
 
 // migrationsTable is the migrations table of the suite's runs (golang-migrate's default name).
@@ -106,7 +109,7 @@ func Layouts() []schema.Layout {
 func Run(t *testing.T, d dialect.Dialect, open Opener, opts Options) {
 	t.Run("Layouts", func(t *testing.T) {
 		for _, l := range Layouts() {
-			t.Run(l.Name+"_"+l.Table, func(t *testing.T) { testLayout(t, d, open(t), l) })
+			t.Run(l.Name+"_"+l.Table, func(t *testing.T) { testLayout(t, d, open(t), l, opts) })
 		}
 	})
 	t.Run("ReadVersion", func(t *testing.T) { testReadVersionMissing(t, d, open(t)) })
@@ -249,9 +252,13 @@ func insertSession(t testing.TB, q dialect.Querier, l schema.Layout, key string)
 	exec(t, q, "INSERT INTO "+l.Table+" ("+strings.Join(cols, ", ")+") VALUES ("+strings.Join(vals, ", ")+")")
 }
 
-func testLayout(t *testing.T, d dialect.Dialect, db *DB, l schema.Layout) {
+func testLayout(t *testing.T, d dialect.Dialect, db *DB, l schema.Layout, opts Options) {
 	target := dialect.NewTarget(d, l, nil)
-	m := migrator(t, d, db.DB, target)
+	pool := db.DB
+	if opts.FilesPool != nil {
+		pool = opts.FilesPool(t, db)
+	}
+	m := migrator(t, d, pool, target)
 	n := target.Names
 
 	// Step 1 creates the session table; it then holds sessions before the change, as in production.
@@ -365,7 +372,11 @@ func UpProblems(d dialect.Dialect, srv dialect.Server, target dialect.Target, ca
 			}
 		}
 	}
+	top := target.Steps()[len(target.Steps())-1].Version
 	for _, step := range target.Steps() {
+		if schema.Superseded(target.Steps(), step, top) {
+			continue // a later step installed another revision of this trigger
+		}
 		objs := d.Objects(target, step, srv)
 		for _, w := range objs.Indexes {
 			g := cat.Index(w.Table, w.Name)
