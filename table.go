@@ -136,6 +136,13 @@ func (p *Provider) tableOn(ctx context.Context, q dialect.Querier, cfg config, c
 		}
 	}
 	if cat.Tables[TargetTable] != nil {
+		// Triggers on a table another migrations table records as its own are that change's, not
+		// evidence of where this one is (two session tables, each with its migrations table).
+		others, err := p.tablesOfOthers(ctx, q, cfg)
+		if err != nil {
+			return "", "", err
+		}
+		triggered = slices.DeleteFunc(triggered, func(t string) bool { return others[t] })
 		st, verr := p.d.ReadVersion(ctx, q, cfg.migrationsTable)
 		// A row left behind while nothing is applied (a crash before the first step, a rollback by the
 		// stock CLI) records nothing.
@@ -153,6 +160,16 @@ func (p *Provider) tableOn(ctx context.Context, q dialect.Querier, cfg config, c
 		return triggered[0], "its triggers are on it", nil
 	}
 	return "", "", nil
+}
+
+// tablesOfOthers is the set of session tables recorded for other migrations tables than cfg's.
+func (p *Provider) tablesOfOthers(ctx context.Context, q dialect.Querier, cfg config) (map[string]bool, error) {
+	others, err := dialect.NameSet(ctx, q, fmt.Sprintf("SELECT %s FROM %s WHERE %s <> %s",
+		p.d.Quote("session_table"), p.d.Quote(TargetTable), p.d.Quote("migrations_table"), p.d.Param(1)), cfg.migrationsTable)
+	if err != nil {
+		return nil, p.readErr(ctx, "reading "+TargetTable, err)
+	}
+	return others, nil
 }
 
 // readTarget reads the session table recorded for the migrations table; ok is false when there is no
