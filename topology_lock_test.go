@@ -106,7 +106,7 @@ func sdkFill(t *testing.T, db *sql.DB, dialectName string, n int) {
 }
 
 // writer is the application writing through one *sql.DB: new sessions and touches of existing ones,
-// until stopped. Conflicts (Galera's 1213) are retried, as the application must on a cluster, and counted.
+// until stopped. Conflicts (Galera's 1213 and 1317) are retried, as the application must on a cluster, and counted.
 type writer struct {
 	ok, conflicts, failed atomic.Int64
 	firstErr              atomic.Value
@@ -163,9 +163,12 @@ func startWriters(t *testing.T, dialectName, tag string, dbs ...*sql.DB) *writer
 
 func (w *writer) finish() { close(w.stop); w.done.Wait() }
 
+// isDeadlock reports what a Galera application retries: a deadlock or failed certification (1213), and a
+// statement brute-force aborted while it ran by a replicated write or a DDL under total order isolation
+// (1317, "Query execution was interrupted"): both rolled back whole.
 func isDeadlock(err error) bool {
 	var me *gomysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1213
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1317)
 }
 
 // replicasAt runs Migrate from n replicas at once, replica i through open(i).
