@@ -1,6 +1,7 @@
 package main
 
-// The only file that imports the library's root package: everything the benchmark asks of the library.
+// lib.go and libseal.go are the only files that import the library's root package: everything the benchmark
+// asks of the library.
 
 import (
 	"context"

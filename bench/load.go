@@ -9,11 +9,15 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/lib/pq"
 )
 
 const (
@@ -28,9 +32,47 @@ type opRec struct {
 	Start, End int64 // ns since the load's t0
 	Kind       uint8
 	Err        bool
+	Conflict   bool // the error was a conflict: MySQL/MariaDB 1213 (deadlock, Galera certification failure), PostgreSQL 40001/40P01
 }
 
-type loadSQL struct{ insert, update, sel string }
+// loadSQL are the writers' statements. sdk: the AG-UI SDK store's table and statements (id, last_accessed, ...;
+// the update is the SDK's UpdateSession that its GetSession runs on every read), on the session ids of the
+// built rows as the bench's own table.
+type loadSQL struct {
+	insert, update, sel string
+	sdk                 bool
+}
+
+// sdkLoadStatements are the AG-UI SDK store's create, update and get (mattsp1290/ag-ui go-sdk/pkg/server,
+// DatabaseSessionStorage), with the times taken on the server.
+func (s server) sdkLoadStatements() loadSQL {
+	cols := "id, user_id, created_at, last_accessed, expires_at, ip_address, user_agent, is_active, data, metadata"
+	if s.Dialect == "postgres" {
+		return loadSQL{sdk: true,
+			insert: "INSERT INTO sessions (" + cols + ") VALUES ($1, $2, now(), now(), now() + interval '1 hour', $3, 'bench/1.0', true, '{}', '{}')",
+			update: "UPDATE sessions SET last_accessed = now(), expires_at = now() + interval '1 hour', is_active = true, data = '{}', metadata = '{}' WHERE id = $1",
+			sel:    "SELECT " + cols + " FROM sessions WHERE id = $1",
+		}
+	}
+	return loadSQL{sdk: true,
+		insert: "INSERT INTO sessions (" + cols + ") VALUES (?, ?, NOW(), NOW(), NOW() + INTERVAL 1 HOUR, ?, 'bench/1.0', true, '{}', '{}')",
+		update: "UPDATE sessions SET last_accessed = NOW(), expires_at = NOW() + INTERVAL 1 HOUR, is_active = true, data = '{}', metadata = '{}' WHERE id = ?",
+		sel:    "SELECT " + cols + " FROM sessions WHERE id = ?",
+	}
+}
+
+// isConflict: the error is one a multi-primary cluster or a deadlock produces, which an application retries.
+func isConflict(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1213
+	}
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01"
+	}
+	return false
+}
 
 func (s server) loadStatements() loadSQL {
 	if s.Dialect == "postgres" {
@@ -63,6 +105,7 @@ type loadConfig struct {
 	seed      string
 	opTimeout time.Duration
 	maxRun    time.Duration // hard bound on the load's life
+	stmts     *loadSQL      // nil: the bench's own table (s.loadStatements)
 }
 
 func newSessionID() string {
@@ -72,13 +115,27 @@ func newSessionID() string {
 }
 
 func opExec(ctx context.Context, db *sql.DB, st loadSQL, kind int, seed string, rows int, r *mrand.Rand) error {
-	switch kind {
-	case opInsert:
+	switch {
+	case kind == opInsert && st.sdk:
+		_, err := db.ExecContext(ctx, st.insert, newSessionID(), fmt.Sprintf("user-w%d", r.IntN(1000)), fmt.Sprintf("10.1.%d.%d", r.IntN(250), 1+r.IntN(250)))
+		return err
+	case kind == opInsert:
 		_, err := db.ExecContext(ctx, st.insert, newSessionID(), fmt.Sprintf("user-w%d", r.IntN(1000)))
 		return err
-	case opUpdate:
+	case kind == opUpdate:
 		_, err := db.ExecContext(ctx, st.update, sessionID(seed, 1+r.IntN(rows)))
 		return err
+	case st.sdk:
+		rs, err := db.QueryContext(ctx, st.sel, sessionID(seed, 1+r.IntN(rows)))
+		if err != nil {
+			return err
+		}
+		for rs.Next() {
+		}
+		if err := rs.Close(); err != nil {
+			return err
+		}
+		return rs.Err()
 	default:
 		var a, b any
 		err := db.QueryRowContext(ctx, st.sel, sessionID(seed, 1+r.IntN(rows))).Scan(&a, &b)
@@ -94,6 +151,9 @@ func startLoad(s server, db *sql.DB, cfg loadConfig, t0 time.Time) *load {
 	l := &load{t0: t0, stop: make(chan struct{}), recs: make([][]opRec, cfg.writers)}
 	warmPool(db, cfg.writers)
 	st := s.loadStatements()
+	if cfg.stmts != nil {
+		st = *cfg.stmts
+	}
 	interval := time.Duration(float64(time.Second) / cfg.rate)
 	deadline := time.Now().Add(cfg.maxRun)
 	for w := 0; w < cfg.writers; w++ {
@@ -128,7 +188,7 @@ func startLoad(s server, db *sql.DB, cfg loadConfig, t0 time.Time) *load {
 				err := opExec(ctx, db, st, kind, cfg.seed, cfg.rows, r)
 				end := time.Now()
 				cancel()
-				recs = append(recs, opRec{Start: int64(start.Sub(t0)), End: int64(end.Sub(t0)), Kind: uint8(kind), Err: err != nil})
+				recs = append(recs, opRec{Start: int64(start.Sub(t0)), End: int64(end.Sub(t0)), Kind: uint8(kind), Err: err != nil, Conflict: err != nil && isConflict(err)})
 				if err != nil {
 					l.mu.Lock()
 					if len(l.firstEr) < 5 {

@@ -41,6 +41,34 @@ type options struct {
 	seed        string
 	stepTimeout time.Duration
 	verbose     bool
+	compare     bool // the naive-vs-library comparison (the main report)
+
+	galera         []string // Galera node DSNs (-galera)
+	galeraRows     int
+	galeraWriters  int
+	galeraBaseline time.Duration
+
+	integrity       bool
+	integrityRows   int
+	integrityReps   int
+	integritySealer time.Duration
+}
+
+// parseRows reads a row count: digits with an optional k or m suffix, 1000 to 50M.
+func parseRows(flagName, v string) (int, error) {
+	r := strings.ToLower(strings.TrimSpace(v))
+	mult := 1
+	switch {
+	case strings.HasSuffix(r, "m"):
+		mult, r = 1_000_000, strings.TrimSuffix(r, "m")
+	case strings.HasSuffix(r, "k"):
+		mult, r = 1_000, strings.TrimSuffix(r, "k")
+	}
+	n, err := strconv.Atoi(r)
+	if err != nil || n < 1 || n*mult < 1000 || n*mult > 50_000_000 {
+		return 0, fmt.Errorf("%s: %q is not a row count between 1000 and 50M", flagName, v)
+	}
+	return n * mult, nil
 }
 
 func parseFlags() (*options, error) {
@@ -61,21 +89,52 @@ func parseFlags() (*options, error) {
 	flag.StringVar(&o.seed, "seed", "sessionsec", "data seed ([a-z0-9_]); same seed = same rows")
 	flag.DurationVar(&o.stepTimeout, "step-timeout", 60*time.Minute, "bound on one migration (naive script or Migrate) per server")
 	flag.BoolVar(&o.verbose, "v", false, "log the library's messages to stderr")
+	flag.BoolVar(&o.compare, "compare", true, "run the naive-vs-library comparison on -servers (false: only -galera / -integrity, whose sections are then spliced into -out)")
+	galera := flag.String("galera", "", "comma-separated go-sql-driver DSNs of the nodes of a MariaDB Galera cluster (loopback): measure the application's write errors and stalls on every node, without and during Migrate (e.g. \"$SESSIONSEC_GALERA_DSNS\")")
+	galeraRows := flag.String("galera-rows", "100000", "rows in the AG-UI SDK table of the Galera measurement")
+	flag.IntVar(&o.galeraWriters, "galera-writers", 3, "paced writers per Galera node (each at -rate)")
+	flag.DurationVar(&o.galeraBaseline, "galera-baseline", 20*time.Second, "Galera phase A: writers alone for this long before Migrate starts")
+	flag.BoolVar(&o.integrity, "integrity", false, "measure the session seals on each of -servers: VerifySession vs a plain SELECT, Seal / Verify / rotation rates vs the backfill, RunSealer under the writers")
+	integrityRows := flag.String("integrity-rows", "100000", "rows in the sessions table of the integrity measurement")
+	flag.IntVar(&o.integrityReps, "integrity-reps", 2000, "VerifySession calls (and as many plain SELECTs, alternating) per server")
+	flag.DurationVar(&o.integritySealer, "integrity-sealer", 15*time.Second, "how long RunSealer runs beside the writers")
 	flag.Parse()
 	for _, r := range strings.Split(*rows, ",") {
-		r = strings.ToLower(strings.TrimSpace(r))
-		mult := 1
-		switch {
-		case strings.HasSuffix(r, "m"):
-			mult, r = 1_000_000, strings.TrimSuffix(r, "m")
-		case strings.HasSuffix(r, "k"):
-			mult, r = 1_000, strings.TrimSuffix(r, "k")
+		n, err := parseRows("-rows", r)
+		if err != nil {
+			return nil, err
 		}
-		n, err := strconv.Atoi(r)
-		if err != nil || n < 1 || n*mult < 1000 || n*mult > 50_000_000 {
-			return nil, fmt.Errorf("-rows: %q is not a row count between 1000 and 50M", *rows)
+		o.rows = append(o.rows, n)
+	}
+	var err error
+	if o.galeraRows, err = parseRows("-galera-rows", *galeraRows); err != nil {
+		return nil, err
+	}
+	if o.integrityRows, err = parseRows("-integrity-rows", *integrityRows); err != nil {
+		return nil, err
+	}
+	for _, d := range strings.Split(*galera, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			o.galera = append(o.galera, d)
 		}
-		o.rows = append(o.rows, n*mult)
+	}
+	if *galera != "" && len(o.galera) < 2 {
+		return nil, fmt.Errorf("-galera: want the DSNs of at least 2 cluster nodes, comma-separated")
+	}
+	if o.galeraWriters < 1 || o.galeraWriters > 64 {
+		return nil, fmt.Errorf("-galera-writers must be 1..64")
+	}
+	if o.galeraBaseline < time.Second {
+		return nil, fmt.Errorf("-galera-baseline must be at least 1s")
+	}
+	if o.integrityReps < 10 || o.integrityReps > 1_000_000 {
+		return nil, fmt.Errorf("-integrity-reps must be 10..1000000")
+	}
+	if o.integritySealer < 3*time.Second {
+		return nil, fmt.Errorf("-integrity-sealer must be at least 3s (the sealer's interval is 1s)")
+	}
+	if !o.compare && len(o.galera) == 0 && !o.integrity && o.fromJSON == "" {
+		return nil, fmt.Errorf("-compare=false with nothing else to run: add -galera and/or -integrity")
 	}
 	for _, s := range strings.Split(*servers, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -121,6 +180,9 @@ func main() {
 	} else {
 		var srvs []server
 		for _, k := range o.servers {
+			if !o.compare && !o.integrity {
+				break // -galera alone: the servers are not used
+			}
 			s, err := loadServer(k)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "sessionsec-bench:", err)
@@ -128,22 +190,49 @@ func main() {
 			}
 			srvs = append(srvs, s)
 		}
+		var nodes []galeraNode
+		if len(o.galera) > 0 {
+			if nodes, err = parseGaleraNodes(o.galera); err != nil {
+				fmt.Fprintln(os.Stderr, "sessionsec-bench: -galera:", err)
+				os.Exit(2)
+			}
+		}
 		res = &results{
 			Machine: describeMachine(), Started: time.Now().UTC().Format(time.RFC3339),
-			Args: strings.Join(os.Args[1:], " "), Writers: o.writers, Rate: o.rate,
+			Args: strings.Join(redactArgs(os.Args[1:]), " "), Writers: o.writers, Rate: o.rate,
 			WarmS: o.warm.Seconds(), CoolS: o.cool.Seconds(), TputS: o.tputDur.Seconds(), SkipNaive: o.skipNaive,
 		}
-		for _, n := range o.rows {
+		keep := func() {
+			if o.jsonOut != "" { // keep partial results
+				_ = writeJSON(o.jsonOut, res)
+			}
+		}
+		if o.compare {
+			for _, n := range o.rows {
+				for _, s := range srvs {
+					if ctx.Err() != nil {
+						break
+					}
+					logf("=== %s, %d rows", s.Key, n)
+					sr := runServer(ctx, s, n, o)
+					res.Servers = append(res.Servers, sr)
+					keep()
+				}
+			}
+		}
+		if len(nodes) > 0 && ctx.Err() == nil {
+			logf("=== Galera, %d nodes, %d rows", len(nodes), o.galeraRows)
+			res.Galera = runGalera(ctx, nodes, o)
+			keep()
+		}
+		if o.integrity {
 			for _, s := range srvs {
 				if ctx.Err() != nil {
 					break
 				}
-				logf("=== %s, %d rows", s.Key, n)
-				sr := runServer(ctx, s, n, o)
-				res.Servers = append(res.Servers, sr)
-				if o.jsonOut != "" { // keep partial results
-					_ = writeJSON(o.jsonOut, res)
-				}
+				logf("=== integrity: %s, %d rows", s.Key, o.integrityRows)
+				res.Integrity = append(res.Integrity, runIntegrity(ctx, s, o))
+				keep()
 			}
 		}
 		res.Finished = time.Now().UTC().Format(time.RFC3339)
@@ -153,26 +242,86 @@ func main() {
 			}
 		}
 	}
-	var charts map[string]string
-	if o.charts != "" {
-		charts, err = writeCharts(res, o.charts)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "sessionsec-bench: charts:", err)
+	// Without comparison results (-compare=false, or -from a results file that has none) only the extra
+	// sections are rendered, and spliced into the existing report: the comparison's tables need a long run
+	// and stay as they are.
+	extras := renderExtras(res)
+	var md string
+	if len(res.Servers) == 0 {
+		md = extras
+		fmt.Print(md)
+		if o.out != "" {
+			old, err := os.ReadFile(o.out)
+			if err != nil && !os.IsNotExist(err) {
+				fmt.Fprintln(os.Stderr, "sessionsec-bench:", err)
+				os.Exit(1)
+			}
+			md = spliceSections(string(old), extras, true)
 		}
+	} else {
+		var charts map[string]string
+		if o.charts != "" {
+			charts, err = writeCharts(res, o.charts)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "sessionsec-bench: charts:", err)
+			}
+		}
+		md = renderMarkdown(res, charts, o.out) + extras
+		if o.out != "" {
+			// Sections of earlier extra runs this run did not repeat are kept.
+			if old, err := os.ReadFile(o.out); err == nil {
+				md = spliceSections(md, string(old), false)
+			}
+		}
+		fmt.Print(md)
 	}
-	md := renderMarkdown(res, charts, o.out)
-	fmt.Print(md)
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "sessionsec-bench:", err)
 			os.Exit(1)
 		}
 	}
+	failed := false
 	for _, s := range res.Servers {
-		if s.Err != "" {
-			os.Exit(1)
+		failed = failed || s.Err != ""
+	}
+	if res.Galera != nil {
+		failed = failed || res.Galera.Err != ""
+	}
+	for _, r := range res.Integrity {
+		failed = failed || r.Err != ""
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+// redactArgs keeps the -galera DSNs (which may carry passwords) out of the report: the variable they came
+// from, or their count.
+func redactArgs(args []string) []string {
+	out := append([]string(nil), args...)
+	for i, a := range out {
+		name, val, inline := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "galera" {
+			continue
+		}
+		if !inline {
+			if i+1 >= len(out) {
+				continue
+			}
+			val = out[i+1]
+		}
+		red := fmt.Sprintf("'<%d DSNs>'", len(strings.Split(val, ",")))
+		if val == os.Getenv("SESSIONSEC_GALERA_DSNS") {
+			red = `"$SESSIONSEC_GALERA_DSNS"`
+		}
+		if inline {
+			out[i] = "-galera=" + red
+		} else {
+			out[i+1] = red
 		}
 	}
+	return out
 }
 
 func writeJSON(path string, v any) error {

@@ -25,6 +25,8 @@ type results struct {
 	SkipNaive bool
 	Rendered  string `json:",omitempty"` // set when the report was re-rendered with -from
 	Servers   []*serverRes
+	Galera    *galeraRes      `json:",omitempty"`
+	Integrity []*integrityRes `json:",omitempty"`
 }
 
 type serverRes struct {
