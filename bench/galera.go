@@ -134,6 +134,7 @@ type galeraRes struct {
 	Version     string
 	Nodes       []string // host:port
 	ClusterSize int
+	OSUMethod   string // wsrep_OSU_method: TOI runs DDL on every node at once
 	Rows        int
 	BuildS      float64
 	Writers     int // per node
@@ -247,6 +248,9 @@ func runGalera(ctx context.Context, nodes []galeraNode, o *options) *galeraRes {
 		return fail("node 1 is not a Galera node (wsrep_cluster_size: %v)", err)
 	}
 	gr.Version = "MariaDB " + gr.Version
+	if err := admin.QueryRowContext(ctx, "SELECT @@GLOBAL.wsrep_OSU_method").Scan(&gr.OSUMethod); err != nil {
+		gr.OSUMethod = "unknown (" + err.Error() + ")"
+	}
 	logf("galera: %s, cluster size %d, load average %s", gr.Version, gr.ClusterSize, gr.LoadAvg)
 	dbName := fmt.Sprintf("ssbench_%d_galera_%d", os.Getpid(), o.galeraRows)
 	if err := srv.createDB(ctx, admin, dbName); err != nil {

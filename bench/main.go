@@ -6,6 +6,12 @@
 //	go run ./cmd/sessionsec-bench -rows 100000,1000000  # cost growth
 //	go run ./cmd/sessionsec-bench -servers postgres -rows 50000 -out /tmp/b.md -charts /tmp/charts
 //
+// Two more measurements, each a section of the report (marked, so that a run of only these, -compare=false,
+// replaces its own sections in an existing BENCHMARKS.md and leaves the comparison's tables alone):
+//
+//	go run ./bench -compare=false -galera "$SESSIONSEC_GALERA_DSNS" -galera-rows 100000   # writes on every Galera node, without and during Migrate
+//	go run ./bench -compare=false -integrity -integrity-rows 100000                       # VerifySession, Seal, Verify, rotation, RunSealer
+//
 // DSNs come from SESSIONSEC_MYSQL_DSN, SESSIONSEC_MARIADB_DSN, SESSIONSEC_POSTGRES_DSN (loopback hosts only). Each
 // run creates its own database (ssbench_<pid>_<server>_<rows>_{naive,lib}) and drops it afterwards.
 package main
