@@ -3,6 +3,7 @@ package sessionsec
 import (
 	"context"
 	"database/sql"
+	"math/rand/v2"
 	"time"
 
 	"github.com/agui-go/sessionsec/internal/dialect"
@@ -11,6 +12,9 @@ import (
 
 // backfillLogEvery is how often a running backfill logs how far it is.
 const backfillLogEvery = 5 * time.Second
+
+// minBackfillBatch is the smallest batch conflicts shrink the backfill's batches to.
+const minBackfillBatch = 10
 
 // backfill runs the backfill step's batches itself, one autocommitted UPDATE of at most bf.Batch keys
 // at a time, and reports each batch: the same work as the step's CALL (which the stock CLI runs), with
@@ -24,10 +28,14 @@ func (r *runner) backfill(ctx context.Context, step schema.Step, bf *dialect.Bac
 	start, logged := time.Now(), time.Time{}
 	var walked, filled int64
 	var last any
-	batch := bf.Batch
+	full := bf.Batch
 	if r.cfg.backfillBatch > 0 {
-		batch = r.cfg.backfillBatch
+		full = r.cfg.backfillBatch
 	}
+	// batch shrinks while batches lose conflicts and grows back after a run of commits: on Galera the
+	// application's writes on other nodes abort a batch at certification, and the smaller the batch the
+	// likelier it commits (a fixed batch over a small, busy table can lose every attempt).
+	batch, streak := full, 0
 	for {
 		// Each batch starts only with the replicas within the lag bound (WithMaxReplicaLag).
 		if err := r.th.wait(ctx, Progress{Task: "migrate", Version: step.Version, Step: "backfill", Unit: UnitRows,
@@ -59,9 +67,24 @@ func (r *runner) backfill(ctx context.Context, step schema.Step, bf *dialect.Bac
 			return err
 		}
 		var res sql.Result
-		err = r.retryConflict(ctx, func() (err error) { res, err = r.s.exec(ctx, q, args...); return err })
+		fill := func() (err error) { res, err = r.s.exec(ctx, q, args...); return err }
+		err = fill()
+		if err != nil && r.conflict(err) && batch > minBackfillBatch && ctx.Err() == nil {
+			batch, streak = max(batch/2, minBackfillBatch), 0
+			r.log.DebugContext(ctx, "sessionsec: backfill batch lost a conflict; halving it", "batch", batch, "err", r.p.serverError(err))
+			if err := sleep(ctx, time.Duration(rand.Int64N(int64(20*time.Millisecond)))); err != nil {
+				return err
+			}
+			continue // the same keys again, in a smaller batch
+		}
+		if err != nil && r.conflict(err) {
+			err = r.retryConflict(ctx, fill) // already the smallest batch: back off and retry it
+		}
 		if err != nil {
 			return err
+		}
+		if streak++; streak >= 8 && batch < full {
+			batch, streak = min(batch*2, full), 0
 		}
 		if c, err := res.RowsAffected(); err == nil {
 			filled += c
