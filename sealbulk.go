@@ -42,7 +42,8 @@ func (p *Provider) Seal(ctx context.Context, k *Keyring, opts ...Option) (*SealR
 // RunSealer seals new sessions continuously until ctx ends, then returns nil: a pass seals the
 // version 1 rows (as Seal, without the rotation of older keys' rows, which is Seal's job), then waits
 // WithSealInterval (1s). Bound: a session written at time t is sealed by the end of the first pass
-// that starts after t - at most the interval plus one pass, plus any wait for the migration lock
+// that starts after t - at most the interval plus two passes (the running pass may have walked past its
+// key already), plus any wait for the migration lock
 // while a migration or maintenance task holds it. A pass that fails is logged and retried at the next
 // interval (a server restart or a running migration does not stop the sealer). The pass finds its rows
 // through the security_version index.

@@ -30,7 +30,8 @@ const DefaultSealInterval = time.Second
 
 // WithSealInterval sets RunSealer's pause between passes (default 1s, 10ms to 1h). A session written
 // at time t is sealed by the first pass that starts after t, so it stays unsealed for at most the
-// interval plus one pass (plus any wait for the migration lock a migration holds).
+// interval plus two passes - the pass running when it was written may have walked past its key - plus any
+// wait for the migration lock a migration holds.
 func WithSealInterval(d time.Duration) Option {
 	return Option{name: "WithSealInterval", ops: opSeal, apply: func(c *config) error {
 		if d < 10*time.Millisecond || d > time.Hour {
