@@ -52,7 +52,7 @@ type sealerRes struct {
 	Passes        int     // passes that sealed rows
 	Sealed        int64   // rows they sealed
 	LongestPassMs float64 // longest such pass
-	BoundMs       float64 // the documented bound (RunSealer, WithSealInterval): interval + longest pass
+	BoundMs       float64 // the documented bound (RunSealer, WithSealInterval): interval + 2 x the longest pass
 	// Over the samples after the first two intervals (the first pass seals what piled up before the sealer).
 	MaxAgeMs      float64
 	MaxUnsealed   int64
@@ -67,8 +67,7 @@ type sealerRes struct {
 }
 
 // worstMs is the pass loop's worst case: a row written just after a pass read past its key waits for the
-// rest of that pass, the interval and the whole next pass - interval + 2 passes. (The documented bound,
-// interval + one pass, holds for rows written between passes.)
+// rest of that pass, the interval and the whole next pass - interval + 2 passes, which RunSealer documents.
 func (s sealerRes) worstMs() float64 { return s.IntervalMs + 2*s.LongestPassMs }
 
 // held: the oldest unsealed row stayed within bound (plus one sampling period) over the steady samples.
@@ -260,7 +259,7 @@ func runIntegrity(ctx context.Context, s server, o *options) *integrityRes {
 		sr.Sealed += p.Sealed
 		sr.LongestPassMs = max(sr.LongestPassMs, float64(p.Dur.Microseconds())/1000)
 	}
-	sr.BoundMs = sr.IntervalMs + sr.LongestPassMs
+	sr.BoundMs = sr.IntervalMs + 2*sr.LongestPassMs
 	for _, smp := range sr.Samples {
 		if smp.T < 2*every.Seconds() {
 			continue
