@@ -20,6 +20,7 @@ import (
 
 	"github.com/agui-go/sessionsec"
 	"github.com/agui-go/sessionsec/internal/testdb"
+	"github.com/agui-go/sessionsec/internal/testtopo"
 )
 
 // The topologies come from scripts/topology.sh (source /tmp/sessionsec-dbs/topology.env):
@@ -38,16 +39,11 @@ func topoRounds() int {
 	return n
 }
 
-func needEnv(t *testing.T, vars ...string) []string {
+// needEnv is testtopo.Need: the topology's variables, or a skip (a failure where servers are required;
+// a skip in a run whose SESSIONSEC_SERVERS does not name the topology, as scripts/matrix.sh's).
+func needEnv(t *testing.T, topology string, vars ...string) []string {
 	t.Helper()
-	out := make([]string, len(vars))
-	for i, v := range vars {
-		out[i] = os.Getenv(v)
-		if out[i] == "" {
-			t.Skipf("skipping: %s is not set (run scripts/topology.sh start and source /tmp/sessionsec-dbs/topology.env)", v)
-		}
-	}
-	return out
+	return testtopo.Need(t, topology, vars...)
 }
 
 func openT(t *testing.T, driver, dsn string) *sql.DB {
@@ -67,7 +63,7 @@ type pooled struct {
 }
 
 func newPooled(t *testing.T) pooled {
-	env := needEnv(t, "SESSIONSEC_POSTGRES_DSN", "SESSIONSEC_PGBOUNCER_DSN", "SESSIONSEC_PGBOUNCER_PGX_DSN")
+	env := needEnv(t, "pgbouncer", "SESSIONSEC_POSTGRES_DSN", "SESSIONSEC_PGBOUNCER_DSN", "SESSIONSEC_PGBOUNCER_PGX_DSN")
 	var srv testdb.Server
 	for _, s := range testdb.Servers {
 		if s.Dialect == "postgres" {
@@ -279,7 +275,7 @@ type galera struct {
 }
 
 func newGalera(t *testing.T) galera {
-	env := needEnv(t, "SESSIONSEC_GALERA_DSNS")
+	env := needEnv(t, "galera", "SESSIONSEC_GALERA_DSNS")
 	nodes := strings.Split(env[0], ",")
 	requireT(t, len(nodes) == 3, "SESSIONSEC_GALERA_DSNS must list 3 DSNs, has %d", len(nodes))
 	g := galera{name: fmt.Sprintf("ssec_g%d", time.Now().UnixNano()%1e9)}
@@ -426,7 +422,7 @@ func TestLeaseHolderKilledGalera(t *testing.T) {
 // with ErrReadOnly, with the advisory lock and with the lease (whose table the standby cannot write),
 // and says to point it at the primary.
 func TestStandbyReadOnly(t *testing.T) {
-	env := needEnv(t, "SESSIONSEC_PG_STANDBY_DSN")
+	env := needEnv(t, "pgstandby", "SESSIONSEC_PG_STANDBY_DSN")
 	p := newPooled(t)
 	sdk{t: t, d: p.d, db: p.d.DB, table: "sessions"}.create()
 	sdkFill(t, p.d.DB, "postgres", 1000)

@@ -62,8 +62,10 @@ func required() bool {
 	return os.Getenv("CI") == "true" || os.Getenv("SESSIONSEC_REQUIRE_SERVERS") == "1"
 }
 
-// need returns the values of the variables topology needs, or skips (fails where servers are required).
-func need(t testing.TB, topology string, vars ...string) []string {
+// Need returns the values of the variables topology ("galera", "pgbouncer", "pgstandby",
+// "mariadbreplica") needs, or skips (fails where servers are required); a run whose SESSIONSEC_SERVERS
+// does not name the topology skips it.
+func Need(t testing.TB, topology string, vars ...string) []string {
 	t.Helper()
 	if only := os.Getenv("SESSIONSEC_SERVERS"); only != "" {
 		selected := false
@@ -155,7 +157,7 @@ type GaleraDB struct {
 // the test ends. It fails when the cluster is not whole (3 nodes, each Synced).
 func Galera(t testing.TB) *GaleraDB {
 	t.Helper()
-	bases := strings.Split(need(t, "galera", EnvGalera)[0], ",")
+	bases := strings.Split(Need(t, "galera", EnvGalera)[0], ",")
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
 	admins := make([]*sql.DB, len(bases))
@@ -253,7 +255,7 @@ func (g *GaleraDB) KillNode(t testing.TB, i int) {
 
 func (g *GaleraDB) down(t testing.TB, how string, i int) {
 	t.Helper()
-	script := need(t, "galera", EnvScript)[0]
+	script := Need(t, "galera", EnvScript)[0]
 	runScript(t, script, "galera-node", how, fmt.Sprint(i+1))
 	t.Cleanup(func() {
 		if err := exec.Command(script, "galera-node", "start", fmt.Sprint(i+1)).Run(); err != nil {
@@ -265,7 +267,7 @@ func (g *GaleraDB) down(t testing.TB, how string, i int) {
 // StartNode starts Galera node i (0-based) again and waits until it has rejoined and is Synced.
 func (g *GaleraDB) StartNode(t testing.TB, i int) {
 	t.Helper()
-	runScript(t, need(t, "galera", EnvScript)[0], "galera-node", "start", fmt.Sprint(i+1))
+	runScript(t, Need(t, "galera", EnvScript)[0], "galera-node", "start", fmt.Sprint(i+1))
 }
 
 func runScript(t testing.TB, script string, args ...string) {
@@ -297,7 +299,7 @@ type PoolerDB struct {
 // and drops it when the test ends.
 func PgBouncer(t testing.TB) *PoolerDB {
 	t.Helper()
-	base := need(t, "pgbouncer", EnvPgBouncer)[0]
+	base := Need(t, "pgbouncer", EnvPgBouncer)[0]
 	pgxBase := os.Getenv(EnvPgBouncerPgx)
 	if pgxBase == "" {
 		u, err := url.Parse(base)
@@ -370,7 +372,7 @@ type StandbyDB struct {
 // replayed it, and drops it when the test ends.
 func PGStandby(t testing.TB) *StandbyDB {
 	t.Helper()
-	vals := need(t, "pgstandby", EnvPGStandby, envPostgres)
+	vals := Need(t, "pgstandby", EnvPGStandby, envPostgres)
 	standbyBase, primaryBase := vals[0], vals[1]
 	primaryAdmin := open(t, "postgres", primaryBase)
 	standbyAdmin := open(t, "postgres", standbyBase)
@@ -443,7 +445,7 @@ type ReplicaDB struct {
 // waits until the replica has it, and drops it when the test ends.
 func MariaDBReplica(t testing.TB) *ReplicaDB {
 	t.Helper()
-	vals := need(t, "mariadbreplica", EnvMariaDBReplica, envMariaDB)
+	vals := Need(t, "mariadbreplica", EnvMariaDBReplica, envMariaDB)
 	replicaBase, primaryBase := vals[0], vals[1]
 	primaryAdmin := open(t, "mysql", mysqlDSN(t, envMariaDB, primaryBase, ""))
 	replicaAdmin := open(t, "mysql", mysqlDSN(t, EnvMariaDBReplica, replicaBase, ""))
