@@ -114,15 +114,11 @@ type maintenance struct {
 // migration or rollback changes the tables, and two replicas' runs of it take turns.
 func (p *Provider) maintain(ctx context.Context, o op, cfg config) (_ *MaintenanceResult, err error) {
 	task := map[op]string{opCleanup: TaskCleanup, opRisk: TaskRisk, opArchive: TaskArchive, opPrune: TaskPrune}[o]
-	m, err := p.ready(ctx, cfg)
+	m, work, err := p.readyLocked(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer m.s.close()
-	work, err := m.s.lock(ctx)
-	if err != nil {
-		return nil, err
-	}
 	defer func() { err = lockLost(work, err) }()
 	ctx = work
 	m.res.Task = task
@@ -152,6 +148,21 @@ func (p *Provider) maintain(ctx context.Context, o op, cfg config) (_ *Maintenan
 }
 
 // ready opens a prepared session and checks that the change is applied.
+// readyLocked is ready plus the migration lock, which the maintenance tasks and Seal share: the returned
+// context is the one the locked work runs under (cancelled when a lease is lost).
+func (p *Provider) readyLocked(ctx context.Context, cfg config) (*maintenance, context.Context, error) {
+	m, err := p.ready(ctx, cfg)
+	if err != nil {
+		return nil, ctx, err
+	}
+	work, err := m.s.lock(ctx)
+	if err != nil {
+		m.s.close()
+		return nil, ctx, err
+	}
+	return m, work, nil
+}
+
 func (p *Provider) ready(ctx context.Context, cfg config) (*maintenance, error) {
 	s, err := p.open(ctx, cfg, true)
 	if err != nil {

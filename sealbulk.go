@@ -94,15 +94,11 @@ func (p *Provider) seal(ctx context.Context, cfg config, k *Keyring, newOnly boo
 	if err := checkRing(k); err != nil {
 		return nil, err
 	}
-	m, err := p.ready(ctx, cfg)
+	m, work, err := p.readyLocked(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer m.s.close()
-	work, err := m.s.lock(ctx)
-	if err != nil {
-		return nil, err
-	}
 	defer func() { err = lockLost(work, err) }()
 	ctx = work
 	st, err := p.newSealTarget(m.f.t)
