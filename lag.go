@@ -106,11 +106,12 @@ func (p *Provider) newThrottle(ctx context.Context, cfg config, s *session, srv 
 		log: cfg.logger, progress: cfg.progress, scrub: p.serverError}
 	if len(cfg.replicas) > 0 {
 		t.table = heartbeatTable(cfg.migrationsTable)
-		if err := rep.PrepareHeartbeat(ctx, s.conn, t.table); err != nil {
+		// checkReplicas let replica handles through only for a Heartbeater.
+		if err := rep.(dialect.Heartbeater).PrepareHeartbeat(ctx, s.conn, t.table); err != nil {
 			return nil, fmt.Errorf("%w: %v (the heartbeat that measures the replicas' lag needs CREATE, INSERT and UPDATE on it; or pass WithMaxReplicaLag(0))",
 				ErrReplicaLag, p.serverError(err))
 		}
-	} else if rep.Heartbeats() {
+	} else if _, hb := rep.(dialect.Heartbeater); hb {
 		return nil, nil // MySQL without replica handles: nothing to measure
 	}
 	return t, nil
@@ -121,11 +122,12 @@ func (p *Provider) checkReplicas(cfg config) error {
 	if len(cfg.replicas) == 0 {
 		return nil
 	}
-	rep, ok := p.d.(dialect.Replication)
+	_, rep := p.d.(dialect.Replication)
+	_, hb := p.d.(dialect.Heartbeater)
 	switch {
-	case !ok:
+	case !rep:
 		return invalid("WithReplicas: the %s dialect has no replicas: drop the option", p.d.Name())
-	case !rep.Heartbeats():
+	case !hb:
 		return invalid("WithReplicas is for MySQL and MariaDB replicas; %s standbys are read from the primary (pg_stat_replication): drop the option", p.d.Name())
 	}
 	return nil
@@ -251,7 +253,7 @@ func (t *throttle) measure(ctx context.Context) (replicaLag, error) {
 	for i, db := range t.replicas {
 		name := fmt.Sprintf("replica %d", i+1)
 		rctx, cancel := context.WithTimeout(ctx, max(t.max, time.Second))
-		p, err := t.d.ReplicaPosition(rctx, db, t.schema, t.table)
+		p, err := t.d.(dialect.Heartbeater).ReplicaPosition(rctx, db, t.schema, t.table)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {

@@ -104,7 +104,7 @@ type maintenance struct {
 	cfg  config
 	s    *session
 	f    *facts
-	m    dialect.Maintainer
+	m    dialect.Maintainer // set for the maintenance tasks only
 	res  MaintenanceResult
 	from time.Time
 	th   *throttle // pauses between batches while a replica lags (WithMaxReplicaLag)
@@ -114,10 +114,15 @@ type maintenance struct {
 // migration or rollback changes the tables, and two replicas' runs of it take turns.
 func (p *Provider) maintain(ctx context.Context, o op, cfg config) (_ *MaintenanceResult, err error) {
 	task := map[op]string{opCleanup: TaskCleanup, opRisk: TaskRisk, opArchive: TaskArchive, opPrune: TaskPrune}[o]
+	mt, ok := p.d.(dialect.Maintainer)
+	if !ok {
+		return nil, fmt.Errorf("%w: the %s dialect has no maintenance tasks (it is no dialect.Maintainer)", ErrNotSupported, p.d.Name())
+	}
 	m, work, err := p.readyLocked(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	m.m = mt
 	defer m.s.close()
 	defer func() { err = lockLost(work, err) }()
 	ctx = work
@@ -168,7 +173,7 @@ func (p *Provider) ready(ctx context.Context, cfg config) (*maintenance, error) 
 	if err != nil {
 		return nil, err
 	}
-	m := &maintenance{p: p, cfg: cfg, s: s, m: p.d, from: time.Now()}
+	m := &maintenance{p: p, cfg: cfg, s: s, from: time.Now()}
 	fail := func(err error) (*maintenance, error) { s.close(); return nil, err }
 	st, err := p.readVersion(ctx, s.conn, cfg)
 	if err != nil {
@@ -210,7 +215,7 @@ func (m *maintenance) routine(ctx context.Context, o op, now time.Time) error {
 		action = schema.AuditRisk
 	}
 	rules := m.m.Rules(m.f.t)
-	q := m.m.Quote
+	q := m.p.d.Quote
 	key, tbl := m.f.t.Col(schema.RoleKey), q(n.Table)
 	rr := schema.Change.Risk
 	if o == opCleanup {
@@ -238,9 +243,9 @@ func (m *maintenance) archive(ctx context.Context, now time.Time) error {
 		age = DefaultArchiveAge
 	}
 	m.res.Cutoff = now.Add(-age)
-	t, n, q := m.f.t, m.f.t.Names, m.m.Quote
+	t, n, q := m.f.t, m.f.t.Names, m.p.d.Quote
 	exp := t.Col(schema.RoleExpires)
-	pred := m.m.Before(exp, t.Kind(exp), m.res.Cutoff)
+	pred := m.p.d.Before(exp, t.Kind(exp), m.res.Cutoff)
 	plan, err := planArchive(ctx, m.m, m.s.conn, m.f)
 	if err != nil {
 		return err
@@ -294,7 +299,7 @@ var errArchiveCount = errors.New("archive count mismatch")
 func (m *maintenance) notArchived(ctx context.Context, tx *sql.Tx, keys []any) ([]any, int64, error) {
 	key := m.f.t.Col(schema.RoleKey)
 	in, args := m.in(key, keys)
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s", m.m.Quote(key), m.m.Quote(m.f.t.Names.Archive), in), args...)
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s", m.p.d.Quote(key), m.p.d.Quote(m.f.t.Names.Archive), in), args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -413,10 +418,10 @@ func (m *maintenance) prune(ctx context.Context, now time.Time) error {
 	if c := audit.Column("created_at"); c != nil {
 		fam = c.Family
 	}
-	pred := m.m.Before("created_at", fam, m.res.Cutoff)
+	pred := m.p.d.Before("created_at", fam, m.res.Cutoff)
 	return m.batches(ctx, n.AuditLog, "id", pred, schema.AuditPrune, func(ctx context.Context, tx *sql.Tx, keys []any) (int64, int64, error) {
 		in, args := m.in("id", keys)
-		n, err := affected(tx.ExecContext(ctx, "DELETE FROM "+m.m.Quote(n.AuditLog)+" WHERE "+in, args...))
+		n, err := affected(tx.ExecContext(ctx, "DELETE FROM "+m.p.d.Quote(n.AuditLog)+" WHERE "+in, args...))
 		return n, 0, err
 	}, func(done, _ int64) string { return fmt.Sprintf(`{"deleted": %d}`, done) })
 }
@@ -441,13 +446,13 @@ func (m *maintenance) batches(ctx context.Context, table, key, pred, action stri
 		var done, blocked int64
 		start := time.Now()
 		err := m.retry(ctx, func() error {
-			tx, err := m.s.conn.BeginTx(ctx, &sql.TxOptions{Isolation: m.m.Isolation()})
+			tx, err := m.s.conn.BeginTx(ctx, &sql.TxOptions{Isolation: m.p.d.Isolation()})
 			if err != nil {
 				return err
 			}
 			defer func() { _ = tx.Rollback() }()
-			if start := m.m.BatchStart(); start != "" {
-				if _, err := tx.ExecContext(ctx, start); err != nil {
+			if bs, ok := m.p.d.(dialect.BatchStarter); ok {
+				if _, err := tx.ExecContext(ctx, bs.BatchStart()); err != nil {
 					return err
 				}
 			}
@@ -515,13 +520,13 @@ func (m *maintenance) retry(ctx context.Context, batch func() error) error {
 // next selects and locks the keys of the next batch: the first cfg.batch keys after last that match
 // pred, in key order (a keyset walk: each batch starts where the previous one ended).
 func (m *maintenance) next(ctx context.Context, tx *sql.Tx, table, key, pred string, last any) ([]any, error) {
-	q := m.m.Quote
+	q := m.p.d.Quote
 	where, args := pred, []any(nil)
 	if last != nil {
-		where, args = fmt.Sprintf("%s > %s AND (%s)", q(key), m.m.Param(1), pred), []any{last}
+		where, args = fmt.Sprintf("%s > %s AND (%s)", q(key), m.p.d.Param(1), pred), []any{last}
 	}
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d%s",
-		q(key), q(table), where, q(key), m.cfg.batch, m.m.LockRows()), args...)
+		q(key), q(table), where, q(key), m.cfg.batch, dialect.LockRows(m.p.d)), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -561,9 +566,9 @@ func (m *maintenance) next(ctx context.Context, tx *sql.Tx, table, key, pred str
 func (m *maintenance) in(key string, keys []any) (string, []any) {
 	ph := make([]string, len(keys))
 	for i := range keys {
-		ph[i] = m.m.Param(i + 1)
+		ph[i] = m.p.d.Param(i + 1)
 	}
-	return m.m.Quote(key) + " IN (" + strings.Join(ph, ", ") + ")", keys
+	return m.p.d.Quote(key) + " IN (" + strings.Join(ph, ", ") + ")", keys
 }
 
 // perRow runs a batch's statements over all its keys at once; when one row conflicts (a child row
@@ -581,7 +586,7 @@ func (m *maintenance) perRow(ctx context.Context, tx *sql.Tx, keys []any, apply 
 	if err == nil {
 		return n, 0, nil
 	}
-	if !m.m.IsRowConflict(err) {
+	if !m.p.d.IsRowConflict(err) {
 		return 0, 0, err
 	}
 	if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT sessionsec_batch"); err != nil {
@@ -604,7 +609,7 @@ func (m *maintenance) perRow(ctx context.Context, tx *sql.Tx, keys []any, apply 
 			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT sessionsec_row"); err != nil {
 				return done, blocked, err
 			}
-		case m.m.IsRowConflict(err):
+		case m.p.d.IsRowConflict(err):
 			blocked++
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT sessionsec_row"); err != nil {
 				return done, blocked, err
@@ -620,7 +625,7 @@ func (m *maintenance) perRow(ctx context.Context, tx *sql.Tx, keys []any, apply 
 // server).
 func (m *maintenance) audit(ctx context.Context, q dialect.Querier, action, details string) error {
 	_, err := q.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s, %s) VALUES ('%s', '%s')",
-		m.m.Quote(m.f.t.Names.AuditLog), m.m.Quote("action"), m.m.Quote("details"), action, details))
+		m.p.d.Quote(m.f.t.Names.AuditLog), m.p.d.Quote("action"), m.p.d.Quote("details"), action, details))
 	return err
 }
 

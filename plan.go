@@ -100,7 +100,10 @@ func (p *Provider) plan(ctx context.Context, cfg config) (*Plan, error) {
 		}
 	}
 	for _, step := range pending {
-		m := p.d.Method(f.t, step, f.srv)
+		m := dialect.UnknownMethod(p.d)
+		if pl, ok := p.d.(dialect.Planner); ok {
+			m = pl.Method(f.t, step, f.srv)
+		}
 		ps := PlannedStep{Version: step.Version, Name: step.Name(out.Table), How: m.How, Rewrites: m.Rewrites, Writers: m.Writers}
 		if step.Long() {
 			ps.Rows = max(out.Rows, 0)

@@ -49,6 +49,9 @@ var (
 	ErrNotMigrated = errors.New("sessionsec: the session-security change is not applied")
 	// ErrMaintenance: a maintenance task failed part-way (what it committed stays).
 	ErrMaintenance = errors.New("sessionsec: maintenance task failed")
+	// ErrNotSupported: the dialect in use does not offer the operation (a third-party dialect without
+	// the optional capability it needs).
+	ErrNotSupported = errors.New("sessionsec: not supported by this dialect")
 	// ErrArchiveMismatch: the archive table cannot take the session table's rows unchanged (a column
 	// of another type, which would round or cut values, or a NOT NULL column the session table no
 	// longer has that the archive cannot make nullable). Archive refuses before it moves a row.

@@ -25,8 +25,6 @@ type runner struct {
 	cfg config
 	s   *session
 	f   *facts
-	drv database.Driver // golang-migrate's driver, for a dialect that is no dialect.Versioner (SQLite)
-	ver dialect.Versioner
 	log *slog.Logger
 	// adopted is set when a step found (some of) its objects already there: the run then ends with a
 	// validation that proves the result.
@@ -40,23 +38,15 @@ func (p *Provider) newRunner(ctx context.Context, cfg config, s *session, f *fac
 	if err != nil {
 		return nil, err
 	}
-	if ver, ok := p.d.(dialect.Versioner); ok {
-		// Not golang-migrate's driver: it runs every statement with context.Background(), so ctx would
-		// not bound a step, and its PostgreSQL driver takes a blocking session advisory lock when it opens
-		// (through a transaction pooler that lock lands on a server connection the unlock never reaches).
-		// The version rows written are golang-migrate's own.
-		if err := ver.EnsureVersionTable(ctx, s.conn, cfg.migrationsTable); err != nil {
-			return nil, p.readErr(ctx, "creating golang-migrate's version table", err)
-		}
-		return &runner{p: p, cfg: cfg, s: s, f: f, ver: ver, log: cfg.logger, th: th}, nil
+	// Not golang-migrate's driver: it runs every statement with context.Background(), so ctx would not
+	// bound a step; its PostgreSQL driver takes a blocking session advisory lock when it opens (through a
+	// transaction pooler that lock lands on a server connection the unlock never reaches); its SQLite
+	// driver runs on the caller's pool, not the pinned connection. The version rows written are
+	// golang-migrate's own.
+	if err := p.d.EnsureVersionTable(ctx, s.conn, cfg.migrationsTable); err != nil {
+		return nil, p.readErr(ctx, "creating golang-migrate's version table", err)
 	}
-	drv, err := p.d.Driver(ctx, p.db, s.conn, cfg.migrationsTable)
-	if err != nil {
-		return nil, p.readErr(ctx, "opening golang-migrate's driver", err)
-	}
-	// Deliberately never drv.Close(): it would close the pinned connection back into the pool (or, for
-	// drivers built on *sql.DB, the caller's pool itself). session.close discards the connection.
-	return &runner{p: p, cfg: cfg, s: s, f: f, drv: drv, log: cfg.logger, th: th}, nil
+	return &runner{p: p, cfg: cfg, s: s, f: f, log: cfg.logger, th: th}, nil
 }
 
 // action is what one step will do on this database, decided from the catalog.
@@ -84,7 +74,7 @@ func (r *runner) step(v uint) (schema.Step, bool) {
 func planUp(d dialect.Dialect, f *facts, step schema.Step) action {
 	t, cat := f.t, f.cat
 	n := t.Names
-	leftovers := d.Leftovers(t, f.srv, step, true, cat)
+	leftovers := leftovers(d, t, f.srv, step, true, cat)
 	file := action{stmts: leftovers, file: true}
 	switch step.Kind {
 	case schema.StepAddColumns:
@@ -97,12 +87,12 @@ func planUp(d dialect.Dialect, f *facts, step schema.Step) action {
 		case len(missing) == 0 && checks:
 			return action{skip: true, why: "the security columns are already there: adopted"}
 		case len(present) > 0:
-			if stmts := d.AddColumns(t, f.srv, missing); stmts != nil {
+			if stmts := addColumns(d, t, f.srv, missing); stmts != nil {
 				return action{stmts: stmts, why: fmt.Sprintf("%s already there: adding only %s", strings.Join(present, ", "), columnNames(missing))}
 			}
 		}
 	case schema.StepBackfill:
-		if bf := d.Backfill(t, f.srv); bf != nil {
+		if bf := backfillOf(d, t, f.srv); bf != nil {
 			return action{stmts: leftovers, backfill: bf}
 		}
 	case schema.StepIndex:
@@ -145,7 +135,7 @@ func planUp(d dialect.Dialect, f *facts, step schema.Step) action {
 		if prev, ok := schema.PreviousRevision(t.Steps(), step); ok && len(leftovers) == 0 {
 			if old := d.Objects(t, prev, f.srv).Triggers[0]; got == nil || sameBody(got.Body, old.Body) {
 				// The step's ordinary work, not an adaptation: no why, so it is logged as a plain step.
-				if stmts := d.ReplaceTrigger(t, f.srv, step, cat); stmts != nil {
+				if stmts := replaceTrigger(d, t, f.srv, step, cat); stmts != nil {
 					return action{stmts: stmts}
 				}
 				return action{file: true}
@@ -154,7 +144,7 @@ func planUp(d dialect.Dialect, f *facts, step schema.Step) action {
 		if got == nil || sameBody(got.Body, want.Body) {
 			why = "trigger " + want.Name + ": an interrupted replacement left its stand-in: finished"
 		}
-		if stmts := d.ReplaceTrigger(t, f.srv, step, cat); stmts != nil {
+		if stmts := replaceTrigger(d, t, f.srv, step, cat); stmts != nil {
 			return action{stmts: stmts, why: why}
 		}
 		return action{file: true}
@@ -175,7 +165,7 @@ func planUp(d dialect.Dialect, f *facts, step schema.Step) action {
 		case same:
 			return action{skip: true, why: strings.ToLower(want[0].Kind) + " " + want[0].Name + " is already there: adopted"}
 		case got != nil:
-			if stmts := d.ReplaceRoutine(t, f.srv, step, cat); stmts != nil {
+			if stmts := replaceRoutine(d, t, f.srv, step, cat); stmts != nil {
 				return action{stmts: stmts, why: strings.ToLower(want[0].Kind) + " " + want[0].Name + " has an older definition: replaced"}
 			}
 		}
@@ -186,14 +176,14 @@ func planUp(d dialect.Dialect, f *facts, step schema.Step) action {
 // planDown decides how step's down brings the database to the state before the step.
 func planDown(d dialect.Dialect, f *facts, step schema.Step) action {
 	t, cat := f.t, f.cat
-	leftovers := d.Leftovers(t, f.srv, step, false, cat)
+	leftovers := leftovers(d, t, f.srv, step, false, cat)
 	switch step.Kind {
 	case schema.StepAddColumns:
 		present, _ := securityPresent(cat, t.Names.Table)
 		if len(present) == 0 {
 			return action{skip: true, why: "the security columns are already gone"}
 		}
-		if stmts := d.DropColumns(t, f.srv, present, cat); stmts != nil {
+		if stmts := dropColumns(d, t, f.srv, present, cat); stmts != nil {
 			return action{stmts: stmts, why: "dropping " + strings.Join(present, ", ")}
 		}
 	case schema.StepIndex:
@@ -213,7 +203,7 @@ func planDown(d dialect.Dialect, f *facts, step schema.Step) action {
 		if got != nil && sameBody(got.Body, want.Body) && len(leftovers) == 0 {
 			return action{skip: true, why: fmt.Sprintf("trigger %s already has step %d's definition", want.Name, prev.Version)}
 		}
-		if stmts := d.ReplaceTrigger(t, f.srv, prev, cat); stmts != nil {
+		if stmts := replaceTrigger(d, t, f.srv, prev, cat); stmts != nil {
 			return action{stmts: stmts} // the step's ordinary down, not an adaptation
 		}
 	}
@@ -379,17 +369,11 @@ func (r *runner) apply(ctx context.Context, step schema.Step, a action, record i
 // certification against nothing of ours (the lease excludes other migrators) but a brute-force abort
 // by replicated DDL is possible: it is retried.
 func (r *runner) setVersion(ctx context.Context, version int, dirty bool) error {
-	if r.ver == nil {
-		return r.drv.SetVersion(version, dirty)
-	}
-	return r.retryConflict(ctx, func() error { return r.ver.SetVersion(ctx, r.s.conn, r.cfg.migrationsTable, version, dirty) })
+	return r.retryConflict(ctx, func() error { return r.p.d.SetVersion(ctx, r.s.conn, r.cfg.migrationsTable, version, dirty) })
 }
 
 // runFile runs a step's file as one statement string, as golang-migrate's Run does, but bounded by ctx.
 func (r *runner) runFile(ctx context.Context, body string) error {
-	if r.ver == nil {
-		return r.drv.Run(strings.NewReader(body))
-	}
 	return r.s.file(ctx, body)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/agui-go/sessionsec/internal/dialect"
 	"time"
 
 	"github.com/agui-go/sessionsec/schema"
@@ -147,7 +148,7 @@ func (p *Provider) seal(ctx context.Context, cfg config, k *Keyring, newOnly boo
 					sv, SealVersion, sv, sv, SealVersion, kid, kid, param(k.primary))
 			}
 			rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d%s",
-				st.cols, tbl, where, key, m.cfg.batch, p.d.LockRows()), args...)
+				st.cols, tbl, where, key, m.cfg.batch, dialect.LockRows(p.d)), args...)
 			if err != nil {
 				return err
 			}

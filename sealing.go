@@ -270,7 +270,7 @@ func (p *Provider) verifySession(ctx context.Context, cfg config, k *Keyring, id
 // fails there with SQLITE_BUSY_SNAPSHOT whenever another connection committed in between, which no
 // busy timeout waits out; an empty UPDATE first makes it wait for the lock instead, as BEGIN IMMEDIATE.
 func (p *Provider) writeFirst(ctx context.Context, q dialect.Querier, st *sealTarget) error {
-	if p.d.LockRows() != "" {
+	if dialect.LockRows(p.d) != "" {
 		return nil
 	}
 	sv := p.d.Quote("security_version")
@@ -344,7 +344,7 @@ func (p *Provider) sealSession(ctx context.Context, cfg config, k *Keyring, id s
 	if err := p.writeFirst(ctx, tx, st); err != nil {
 		return p.readErr(ctx, "sealing the session", err)
 	}
-	r, err := p.readSealRow(ctx, tx, st, id, p.d.LockRows())
+	r, err := p.readSealRow(ctx, tx, st, id, dialect.LockRows(p.d))
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrSessionMissing
 	}

@@ -58,8 +58,9 @@ func (p *Provider) open(ctx context.Context, cfg config, prepare bool) (*session
 		}
 		s.topo = topo
 		if topo.Pooled {
-			if v, ok := p.d.(dialect.Versioner); ok {
-				s.pooled, s.settings = true, v.SessionSettings(cfg.lockWait)
+			s.pooled = true
+			if ts, ok := p.d.(dialect.TxSettings); ok {
+				s.settings = ts.SessionSettings(cfg.lockWait)
 			}
 		}
 	}
@@ -193,8 +194,7 @@ func (s *session) file(ctx context.Context, body string) error {
 	if s.pooled && len(s.settings) > 0 && !noTransaction(body) {
 		body = strings.Join(s.settings, ";\n") + ";\n" + body
 	}
-	_, err := s.conn.ExecContext(ctx, body)
-	return err
+	return dialect.RunFile(ctx, s.p.d, s.conn, body)
 }
 
 // noTransaction reports SQL that must run outside a transaction block.

@@ -153,9 +153,9 @@ func (p *Provider) validate(ctx context.Context, conn dialect.Querier, cfg confi
 			continue // a later applied step installed another revision of this trigger: it is judged there
 		}
 		stepProblems(p.d, f, step, rep, add)
-		if step.Kind == schema.StepArchive && f.cat.Tables[f.t.Names.Archive] != nil && f.cat.Tables[f.t.Names.Table] != nil {
+		if mt, ok := p.d.(dialect.Maintainer); ok && step.Kind == schema.StepArchive && f.cat.Tables[f.t.Names.Archive] != nil && f.cat.Tables[f.t.Names.Table] != nil {
 			// What Archive would refuse (it fixes the rest itself): valid must mean Archive can run.
-			plan, err := planArchive(ctx, p.d, q, f)
+			plan, err := planArchive(ctx, mt, q, f)
 			if err != nil {
 				return nil, err
 			}
@@ -164,7 +164,7 @@ func (p *Provider) validate(ctx context.Context, conn dialect.Querier, cfg confi
 			}
 		}
 	}
-	for _, dp := range p.d.Drift(f.t, f.cat) {
+	for _, dp := range drift(p.d, f) {
 		add(dp.Object, "none", dp.Message, dp.Fix)
 	}
 	return rep, nil
@@ -365,4 +365,12 @@ func absentProblems(d dialect.Dialect, f *facts, add addFunc) {
 			}
 		}
 	}
+}
+
+// drift is the dialect's Drifter report, or nothing (Drifter's fallback).
+func drift(d dialect.Dialect, f *facts) []dialect.Problem {
+	if dr, ok := d.(dialect.Drifter); ok {
+		return dr.Drift(f.t, f.cat)
+	}
+	return nil
 }

@@ -1,9 +1,13 @@
 package mysql_test
 
 import (
+	"context"
 	"database/sql"
 	"os"
 	"testing"
+
+	"github.com/golang-migrate/migrate/v4/database"
+	migratemysql "github.com/golang-migrate/migrate/v4/database/mysql"
 
 	"github.com/agui-go/sessionsec/internal/dialecttest"
 	"github.com/agui-go/sessionsec/internal/testdb"
@@ -22,6 +26,9 @@ func TestConformance(t *testing.T) {
 			dialecttest.Run(t, mysql.Dialect{}, dialecttest.Server(s), dialecttest.Options{
 				ReadOnlySkip: "read_only and super_read_only are global on MySQL and MariaDB: setting them on the shared test " +
 					"server would stop every other test's writes (a replica's read-only is covered by the topology tests)",
+				Stock: func(ctx context.Context, _ *sql.DB, conn *sql.Conn, table string) (database.Driver, error) {
+					return migratemysql.WithConnection(ctx, conn, &migratemysql.Config{MigrationsTable: table})
+				},
 				FilesPool: func(t testing.TB, db *dialecttest.DB) *sql.DB {
 					p, err := sql.Open(db.Driver, db.DSN+"&multiStatements=true")
 					if err != nil {

@@ -5,10 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
-	"time"
-
 	"github.com/golang-migrate/migrate/v4/database"
+	"strings"
 
 	"github.com/agui-go/sessionsec/internal/dialect"
 )
@@ -104,7 +102,3 @@ func (Dialect) SetVersion(ctx context.Context, conn *sql.Conn, table string, ver
 	}
 	return nil
 }
-
-// SessionSettings is nil: a MySQL connection is its session (no transaction pooler is detected;
-// ProxySQL must not multiplex the migration's connection).
-func (Dialect) SessionSettings(time.Duration) []string { return nil }

@@ -28,9 +28,6 @@ func (r rules) RiskScore(now time.Time) string {
 	return r.r.riskScore(utcLiteral(now), utcLiteral(now.AddDate(0, 0, -schema.Change.Risk.ValidationWindowDays)))
 }
 
-// BatchStart is "": MySQL and MariaDB check foreign keys per statement (they have no deferred ones).
-func (Dialect) BatchStart() string { return "" }
-
 // GeneratedColumns reads GENERATION_EXPRESSION: ” on MySQL and NULL on MariaDB for a plain column.
 func (Dialect) GeneratedColumns(ctx context.Context, q dialect.Querier, _ dialect.Server, table string) (map[string]bool, error) {
 	return dialect.NameSet(ctx, q, `SELECT COLUMN_NAME FROM information_schema.COLUMNS

@@ -18,16 +18,27 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-migrate/migrate/v4/database"
-	migratemysql "github.com/golang-migrate/migrate/v4/database/mysql"
-
 	"github.com/agui-go/sessionsec/internal/dialect"
 )
 
 // Dialect implements dialect.Dialect for Oracle MySQL and MariaDB.
 type Dialect struct{}
 
-var _ dialect.Dialect = Dialect{}
+// The contract, and the optional capabilities this dialect has (internal/dialect/capability.go).
+var (
+	_ dialect.Dialect         = Dialect{}
+	_ dialect.ColumnConverger = Dialect{}
+	_ dialect.Replacer        = Dialect{}
+	_ dialect.LeftoverCleaner = Dialect{}
+	_ dialect.Drifter         = Dialect{}
+	_ dialect.Planner         = Dialect{}
+	_ dialect.Backfiller      = Dialect{}
+	_ dialect.Maintainer      = Dialect{}
+	_ dialect.RowLocker       = Dialect{}
+	_ dialect.Heartbeater     = Dialect{}
+	_ dialect.Leaser          = Dialect{}
+	_ dialect.SealReader      = Dialect{}
+)
 
 func init() {
 	dialect.Register(dialect.Registration{
@@ -78,16 +89,6 @@ func (Dialect) PrepareSession(ctx context.Context, conn *sql.Conn, lockWait time
 		return fmt.Errorf("mysql: preparing the session: %w", err)
 	}
 	return nil
-}
-
-// Driver wraps the pinned connection in golang-migrate's MySQL driver. It uses WithConnection, never
-// WithInstance (whose Close would close the caller's pool).
-func (Dialect) Driver(ctx context.Context, _ *sql.DB, conn *sql.Conn, table string) (database.Driver, error) {
-	drv, err := migratemysql.WithConnection(ctx, conn, &migratemysql.Config{MigrationsTable: table})
-	if err != nil {
-		return nil, fmt.Errorf("mysql: golang-migrate driver: %w", err)
-	}
-	return drv, nil
 }
 
 // ReadVersion reads golang-migrate's migrations table (version, dirty) without taking any lock. It is

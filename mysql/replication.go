@@ -9,11 +9,6 @@ import (
 	"github.com/agui-go/sessionsec/internal/dialect"
 )
 
-var _ dialect.Replication = Dialect{}
-
-// Heartbeats is true: a replica's lag is read on the replica, from the heartbeat row.
-func (Dialect) Heartbeats() bool { return true }
-
 // PrepareHeartbeat creates the heartbeat table (one row: the primary's last heartbeat in Unix
 // microseconds, written by the library, as gh-ost does) and its row. A plain BIGINT, not a DATETIME(6):
 // the value never meets a time zone or the DSN's parseTime.

@@ -1,10 +1,14 @@
 package postgres_test
 
 import (
+	"context"
 	"database/sql"
 	"net/url"
 	"os"
 	"testing"
+
+	"github.com/golang-migrate/migrate/v4/database"
+	mpg "github.com/golang-migrate/migrate/v4/database/postgres"
 
 	"github.com/agui-go/sessionsec/internal/dialecttest"
 	"github.com/agui-go/sessionsec/internal/testdb"
@@ -20,7 +24,7 @@ func TestConformance(t *testing.T) {
 			continue
 		}
 		t.Run(s.Name, func(t *testing.T) {
-			dialecttest.Run(t, postgres.Dialect{}, dialecttest.Server(s), dialecttest.Options{ReadOnly: readOnly})
+			dialecttest.Run(t, postgres.Dialect{}, dialecttest.Server(s), dialecttest.Options{ReadOnly: readOnly, Stock: stock})
 		})
 	}
 }
@@ -41,4 +45,14 @@ func readOnly(t testing.TB, db *dialecttest.DB) *sql.DB {
 	}
 	t.Cleanup(func() { _ = ro.Close() })
 	return ro
+}
+
+// stock is golang-migrate's postgres driver on conn, with the stock CLI's DatabaseName
+// ("/"+current_database(), which its advisory-lock key is computed from).
+func stock(ctx context.Context, _ *sql.DB, conn *sql.Conn, table string) (database.Driver, error) {
+	var name string
+	if err := conn.QueryRowContext(ctx, "SELECT current_database()").Scan(&name); err != nil {
+		return nil, err
+	}
+	return mpg.WithConnection(ctx, conn, &mpg.Config{MigrationsTable: table, DatabaseName: "/" + name})
 }

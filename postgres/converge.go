@@ -5,25 +5,6 @@ import (
 	"github.com/agui-go/sessionsec/schema"
 )
 
-// AddColumns returns nil: the step's file adds only the missing columns (ADD COLUMN IF NOT EXISTS).
-func (Dialect) AddColumns(dialect.Target, dialect.Server, []schema.Column) []string { return nil }
-
-// DropColumns returns nil: the step's down drops what exists (DROP COLUMN IF EXISTS).
-func (Dialect) DropColumns(dialect.Target, dialect.Server, []string, *dialect.Catalog) []string {
-	return nil
-}
-
-// ReplaceTrigger returns nil: the step's file replaces the trigger function (CREATE OR REPLACE) and
-// the trigger (DROP and CREATE) in one transaction.
-func (Dialect) ReplaceTrigger(dialect.Target, dialect.Server, schema.Step, *dialect.Catalog) []string {
-	return nil
-}
-
-// ReplaceRoutine returns nil: CREATE OR REPLACE swaps a definition atomically.
-func (Dialect) ReplaceRoutine(dialect.Target, dialect.Server, schema.Step, *dialect.Catalog) []string {
-	return nil
-}
-
 // Leftovers drops an INVALID index with the step's name, left by a cut-off or timed-out CREATE INDEX
 // CONCURRENTLY: the step's IF NOT EXISTS would otherwise keep it for good.
 func (d Dialect) Leftovers(t dialect.Target, srv dialect.Server, step schema.Step, _ bool, cat *dialect.Catalog) []string {

@@ -16,16 +16,27 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/golang-migrate/migrate/v4/database"
-	mpg "github.com/golang-migrate/migrate/v4/database/postgres"
-
 	"github.com/agui-go/sessionsec/internal/dialect"
 )
 
 // Dialect implements dialect.Dialect for PostgreSQL.
 type Dialect struct{}
 
-var _ dialect.Dialect = Dialect{}
+// The contract, and the optional capabilities this dialect has (internal/dialect/capability.go).
+var (
+	_ dialect.Dialect         = Dialect{}
+	_ dialect.LeftoverCleaner = Dialect{}
+	_ dialect.Drifter         = Dialect{}
+	_ dialect.Planner         = Dialect{}
+	_ dialect.Backfiller      = Dialect{}
+	_ dialect.Maintainer      = Dialect{}
+	_ dialect.BatchStarter    = Dialect{}
+	_ dialect.RowLocker       = Dialect{}
+	_ dialect.TxSettings      = Dialect{}
+	_ dialect.Replication     = Dialect{}
+	_ dialect.Leaser          = Dialect{}
+	_ dialect.SealReader      = Dialect{}
+)
 
 func init() {
 	dialect.Register(dialect.Registration{
@@ -98,21 +109,6 @@ func (Dialect) PrepareSession(ctx context.Context, conn *sql.Conn, lockWait time
 		}
 	}
 	return nil
-}
-
-// Driver wraps conn in golang-migrate's postgres driver with WithConnection (never WithInstance: its
-// Close would close the caller's pool). DatabaseName is "/"+current_database(), like the stock CLI, so
-// the advisory-lock key is the CLI's.
-func (Dialect) Driver(ctx context.Context, _ *sql.DB, conn *sql.Conn, table string) (database.Driver, error) {
-	var db string
-	if err := conn.QueryRowContext(ctx, queryCurrentDatabase).Scan(&db); err != nil {
-		return nil, fmt.Errorf("postgres: read current database: %w", err)
-	}
-	drv, err := mpg.WithConnection(ctx, conn, &mpg.Config{MigrationsTable: table, DatabaseName: "/" + db})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: golang-migrate driver: %w", err)
-	}
-	return drv, nil
 }
 
 // ReadVersion reads golang-migrate's table in current_schema() without any lock.

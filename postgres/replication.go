@@ -8,14 +8,6 @@ import (
 	"github.com/agui-go/sessionsec/internal/dialect"
 )
 
-var _ dialect.Replication = Dialect{}
-
-// Heartbeats is false: the primary lists its standbys' replay positions itself.
-func (Dialect) Heartbeats() bool { return false }
-
-// PrepareHeartbeat has nothing to create: the primary lists its standbys itself.
-func (Dialect) PrepareHeartbeat(context.Context, dialect.Querier, string) error { return nil }
-
 // stmtBeat commits a transaction that has an xid (txid_current assigns one) and so a commit record.
 // With synchronous_commit = remote_apply that record carries the "apply feedback" flag: a standby
 // replaying it reports its replay position at once instead of at its next status interval (10 s by
@@ -71,9 +63,4 @@ func (Dialect) Beat(ctx context.Context, conn dialect.Querier, _ string, _ int64
 			Replayed: replay.Int64, Known: replay.Valid, Visible: state.Valid})
 	}
 	return pos, out, rows.Err()
-}
-
-// ReplicaPosition is not used: standbys are read from the primary.
-func (Dialect) ReplicaPosition(context.Context, dialect.Querier, string, string) (int64, error) {
-	return 0, dialect.ErrNoHeartbeat
 }

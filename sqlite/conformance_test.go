@@ -1,9 +1,13 @@
 package sqlite_test
 
 import (
+	"context"
 	"database/sql"
 	"os"
 	"testing"
+
+	"github.com/golang-migrate/migrate/v4/database"
+	msqlite "github.com/golang-migrate/migrate/v4/database/sqlite"
 
 	"github.com/agui-go/sessionsec/internal/dialecttest"
 	"github.com/agui-go/sessionsec/internal/testdb"
@@ -20,7 +24,7 @@ func TestConformance(t *testing.T) {
 			continue
 		}
 		t.Run(s.Name, func(t *testing.T) {
-			dialecttest.Run(t, sqlite.Dialect{}, dialecttest.Server(s), dialecttest.Options{ReadOnly: readOnly})
+			dialecttest.Run(t, sqlite.Dialect{}, dialecttest.Server(s), dialecttest.Options{ReadOnly: readOnly, Stock: stock})
 		})
 	}
 }
@@ -33,4 +37,10 @@ func readOnly(t testing.TB, db *dialecttest.DB) *sql.DB {
 	}
 	t.Cleanup(func() { _ = ro.Close() })
 	return ro
+}
+
+// stock is golang-migrate's sqlite driver, which has only WithInstance: on the pool, as the stock CLI
+// runs it (the suite never calls its Close, which would close db).
+func stock(_ context.Context, db *sql.DB, _ *sql.Conn, table string) (database.Driver, error) {
+	return msqlite.WithInstance(db, &msqlite.Config{MigrationsTable: table})
 }

@@ -21,21 +21,6 @@ func (Dialect) DropColumns(t dialect.Target, _ dialect.Server, present []string,
 	return splitStatements(dropColumns(t, present))
 }
 
-// ReplaceTrigger returns nil: the step's file drops and creates the trigger in one transaction.
-func (Dialect) ReplaceTrigger(dialect.Target, dialect.Server, schema.Step, *dialect.Catalog) []string {
-	return nil
-}
-
-// ReplaceRoutine returns nil: SQLite has no stored routines.
-func (Dialect) ReplaceRoutine(dialect.Target, dialect.Server, schema.Step, *dialect.Catalog) []string {
-	return nil
-}
-
-// Leftovers returns nil: every SQLite step runs in one transaction, so a cut-off step leaves nothing.
-func (Dialect) Leftovers(dialect.Target, dialect.Server, schema.Step, bool, *dialect.Catalog) []string {
-	return nil
-}
-
 // splitStatements splits rendered ALTER statements (one per line group, ";"-terminated, comments
 // removed) for execution one at a time.
 func splitStatements(sqlText string) []string {

@@ -48,9 +48,6 @@ func (r rules) RiskScore(now time.Time) string {
 	return fmt.Sprintf("MIN(%d, %s)", rr.Max, strings.Join(terms, " + "))
 }
 
-// BatchStart is "". SQLite cannot make a deferred foreign key immediate; its check runs at COMMIT.
-func (Dialect) BatchStart() string { return "" }
-
 // GeneratedColumns reads pragma_table_xinfo's hidden flag: 2 is a virtual and 3 a stored generated column.
 func (Dialect) GeneratedColumns(ctx context.Context, q dialect.Querier, _ dialect.Server, table string) (map[string]bool, error) {
 	return dialect.NameSet(ctx, q, "SELECT name FROM pragma_table_xinfo(?) WHERE hidden IN (2, 3)", table)
@@ -77,9 +74,6 @@ func (Dialect) Param(int) string { return "?" }
 
 // Quote quotes an identifier with double quotes.
 func (Dialect) Quote(name string) string { return quote(name) }
-
-// LockRows is "": a write transaction locks the whole database.
-func (Dialect) LockRows() string { return "" }
 
 // IsRowConflict reports SQLITE_CONSTRAINT_FOREIGNKEY, _PRIMARYKEY and _UNIQUE, and the foreign-key
 // failure of an ON DELETE RESTRICT child row, which SQLite raises from its foreign-key action as

@@ -34,6 +34,3 @@ func (d Dialect) Preflight(ctx context.Context, q dialect.Querier, _ dialect.Ser
 	}
 	return out
 }
-
-// Drift has nothing to add on SQLite: the hash trigger is an AFTER trigger that reads the stored row.
-func (Dialect) Drift(dialect.Target, *dialect.Catalog) []dialect.Problem { return nil }

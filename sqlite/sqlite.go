@@ -25,9 +25,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-migrate/migrate/v4/database"
-	msqlite "github.com/golang-migrate/migrate/v4/database/sqlite"
-
 	"github.com/agui-go/sessionsec/internal/dialect"
 )
 
@@ -37,7 +34,15 @@ const MinVersion = "3.35.0"
 // Dialect implements dialect.Dialect for SQLite.
 type Dialect struct{}
 
-var _ dialect.Dialect = Dialect{}
+// The contract, and the optional capabilities this dialect has (internal/dialect/capability.go).
+var (
+	_ dialect.Dialect         = Dialect{}
+	_ dialect.ColumnConverger = Dialect{}
+	_ dialect.Planner         = Dialect{}
+	_ dialect.Maintainer      = Dialect{}
+	_ dialect.FileRunner      = Dialect{}
+	_ dialect.SealReader      = Dialect{}
+)
 
 func init() {
 	dialect.Register(dialect.Registration{
@@ -96,27 +101,6 @@ func versionLess(a, b string) bool {
 	}
 	return false
 }
-
-// Driver returns golang-migrate's sqlite driver on db. That driver only has WithInstance(*sql.DB): it
-// runs every file in a transaction of its own on a connection of db's pool, so db's pool must allow at
-// least two connections (the core holds one pinned), and pool connections should wait for each other
-// (a busy timeout, e.g. "?_pragma=busy_timeout(10000)"). The returned driver's Close does not close db.
-func (Dialect) Driver(_ context.Context, db *sql.DB, _ *sql.Conn, table string) (database.Driver, error) {
-	if db.Stats().MaxOpenConnections == 1 {
-		return nil, errors.New("sqlite: the *sql.DB allows one connection (SetMaxOpenConns(1)); migrating needs two - raise the limit while Migrate runs, then lower it again")
-	}
-	drv, err := msqlite.WithInstance(db, &msqlite.Config{MigrationsTable: table})
-	if err != nil {
-		return nil, err
-	}
-	return noCloseDriver{drv}, nil
-}
-
-// noCloseDriver is a golang-migrate driver whose Close does not close the caller's *sql.DB.
-type noCloseDriver struct{ database.Driver }
-
-// Close does nothing: the *sql.DB belongs to the caller.
-func (noCloseDriver) Close() error { return nil }
 
 // PrepareSession sets the busy timeout of conn: how long a statement waits for another connection's
 // write lock before failing with SQLITE_BUSY.

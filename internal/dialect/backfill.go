@@ -2,10 +2,11 @@ package dialect
 
 // Backfiller spells the backfill as batches the core runs one at a time on the migration session, so
 // that it can report progress per batch. The step's migration file runs the same batches inside the
-// server (CALL BackfillSessionSecurity) for the stock golang-migrate CLI.
+// server (CALL BackfillSessionSecurity) for the stock golang-migrate CLI. Fallback: the step's file is
+// the whole job (SQLite: one UPDATE in one transaction).
 type Backfiller interface {
-	// Backfill returns the batch statements for srv, or nil where the step's file is the whole job
-	// (SQLite: one UPDATE in one transaction).
+	// Backfill returns the batch statements for srv, or nil where the step's file is the whole job on
+	// this server.
 	Backfill(t Target, srv Server) *Backfill
 }
 

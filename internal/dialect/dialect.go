@@ -11,8 +11,6 @@ import (
 	"database/sql"
 	"time"
 
-	"github.com/golang-migrate/migrate/v4/database"
-
 	"github.com/agui-go/sessionsec/schema"
 )
 
@@ -152,27 +150,6 @@ type Renderer interface {
 	Objects(t Target, step schema.Step, srv Server) Objects
 }
 
-// Converger brings a partially applied step to its declared state where the step's own file cannot
-// (MySQL has no ADD COLUMN IF NOT EXISTS and no CREATE OR REPLACE TRIGGER). A dialect whose files
-// converge by themselves returns nil from each method: the core then runs the file.
-type Converger interface {
-	// AddColumns adds some of the security columns (the others exist).
-	AddColumns(t Target, srv Server, missing []schema.Column) []string
-	// DropColumns drops the security columns that exist, with whatever refers to them.
-	DropColumns(t Target, srv Server, present []string, cat *Catalog) []string
-	// ReplaceTrigger and ReplaceRoutine bring an existing object with an older definition to the
-	// declared one without a moment where writers run without it.
-	ReplaceTrigger(t Target, srv Server, step schema.Step, cat *Catalog) []string
-	ReplaceRoutine(t Target, srv Server, step schema.Step, cat *Catalog) []string
-	// Leftovers clears what an interrupted run of step can leave that neither direction's file
-	// handles (PostgreSQL: an INVALID index from a cut-off CREATE INDEX CONCURRENTLY; MySQL: the stand-in
-	// trigger of a replacement). up tells the direction about to run.
-	Leftovers(t Target, srv Server, step schema.Step, up bool, cat *Catalog) []string
-	// DropTable is the statement that drops a table (an empty retired copy SQLite could not help
-	// creating).
-	DropTable(name string) string
-}
-
 // Locker is the migration lock, golang-migrate's own where it has one.
 type Locker interface {
 	// LockKey is golang-migrate's own advisory-lock key for this database and migrations table, so that
@@ -184,17 +161,23 @@ type Locker interface {
 	Unlock(ctx context.Context, conn *sql.Conn, key string) error
 }
 
-// Migrator wires golang-migrate's database driver.
+// Migrator keeps golang-migrate's version table, on the pinned connection and bounded by ctx: not
+// through golang-migrate's drivers, which run every statement with context.Background(), take a blocking
+// session advisory lock when they open (it hangs through a pooler), and on SQLite run on the caller's
+// pool rather than the pinned connection. The rows written are the ones golang-migrate writes (one row:
+// version, dirty), so the stock CLI reads them as its own; the conformance suite proves it with
+// golang-migrate's own driver.
 type Migrator interface {
 	// PrepareSession puts the pinned connection in a known state for migrating: bounded lock waits
-	// (lock_wait_timeout / lock_timeout), autocommit, a fixed sql_mode, and whatever else the
-	// dialect's SQL relies on. The connection is discarded afterwards, so nothing leaks to the pool.
+	// (lock_wait_timeout / lock_timeout / busy_timeout), autocommit, a fixed sql_mode, and whatever else
+	// the dialect's SQL relies on. The connection is discarded afterwards, so nothing leaks to the pool.
 	PrepareSession(ctx context.Context, conn *sql.Conn, lockWait time.Duration) error
-	// Driver wraps the pinned connection in golang-migrate's database driver without taking any lock
-	// and without ever closing db. table is the migrations table. It creates the table if missing.
-	Driver(ctx context.Context, db *sql.DB, conn *sql.Conn, table string) (database.Driver, error)
 	// ReadVersion reads the migrations table without locking, in one round trip where possible.
 	ReadVersion(ctx context.Context, q Querier, table string) (VersionState, error)
+	// EnsureVersionTable creates golang-migrate's version table if it is missing, as golang-migrate does.
+	EnsureVersionTable(ctx context.Context, q Querier, table string) error
+	// SetVersion replaces the version row in one transaction on conn, as golang-migrate's SetVersion does.
+	SetVersion(ctx context.Context, conn *sql.Conn, table string, version int, dirty bool) error
 }
 
 // Classifier sorts server errors.
@@ -202,6 +185,9 @@ type Classifier interface {
 	// IsLockTimeout reports a lock-wait timeout or deadlock: the statement was rolled back whole and
 	// is worth retrying.
 	IsLockTimeout(err error) bool
+	// IsRowConflict reports an error that one row causes and that leaves the others alone: a child row
+	// (FOREIGN KEY ... RESTRICT) holds on to it, or a row with its key exists in the target table.
+	IsRowConflict(err error) bool
 	// Refusal reports a statement the server refused for lack of a privilege (KindPrivileges) or
 	// because it is read-only (KindReadOnly), else 0: running it again as it is cannot help.
 	Refusal(err error) Kind
@@ -214,25 +200,37 @@ type Checker interface {
 	// Preflight returns what would stop the pending steps on this server: privileges, a read-only
 	// server, MySQL's binary-log rule, storage features the online DDL cannot handle. It changes nothing.
 	Preflight(ctx context.Context, q Querier, srv Server, t Target, cat *Catalog, pending []schema.Step) []Problem
-	// Drift returns what Validate reports besides the declared objects: things that appeared since the
-	// migration and break what it set up (PostgreSQL: an application trigger that fires after the hash
-	// trigger).
-	Drift(t Target, cat *Catalog) []Problem
 }
 
-// Dialect is everything a dialect supplies.
+// Spelling is the SQL the core writes itself (the maintenance batches, the seal's reads and writes, the
+// metrics, the core's own bookkeeping table) in the dialect's words.
+type Spelling interface {
+	// Quote quotes an identifier.
+	Quote(name string) string
+	// Param is the n-th (1-based) bind parameter.
+	Param(n int) string
+	// Before is a predicate: column col, of family f, holds a time earlier than at (a UTC instant),
+	// whatever the connection's time zone (the core runs on a prepared session).
+	Before(col string, f Family, at time.Time) string
+	// Isolation is the isolation level of a batch's transaction: READ COMMITTED where the server has
+	// it, so that a batch locks the rows it changes and not every row its search passes over.
+	Isolation() sql.IsolationLevel
+	// DropTable is the statement that drops a table if it exists.
+	DropTable(name string) string
+}
+
+// Dialect is what every dialect must supply: its identity, catalog, rendering, SQL spelling, version
+// table, lock, error classes and own rules. Everything else is an optional capability (capability.go)
+// that the core finds by type assertion, with one documented fallback each.
 type Dialect interface {
 	Identifier
 	Inspector
 	Renderer
-	Converger
+	Spelling
 	Locker
 	Migrator
 	Classifier
 	Checker
-	Maintainer
-	Planner
-	Backfiller
 }
 
 // Registration is what a dialect package registers.
@@ -242,74 +240,4 @@ type Registration struct {
 	Drivers []string
 	// Import is the package path that registers it, for the "import this" error.
 	Import string
-}
-
-// Topology is what a dialect can tell about what stands between the library and the data: a
-// multi-primary cluster whose nodes do not share named or advisory locks, or a transaction pooler
-// that hands each transaction whichever server connection is free.
-type Topology struct {
-	// Cluster: a multi-primary cluster (Galera: wsrep_on=ON). Session locks are local to a node and
-	// conflicting writes from two nodes are resolved at commit (certification).
-	Cluster bool
-	// Pooled: a transaction pooler (PgBouncer pool_mode=transaction) - the pinned *sql.Conn does not keep
-	// one server session, so nothing may live in a session: no advisory lock, no SET.
-	Pooled bool
-	// Why says what was seen, for the log.
-	Why string
-	// Session are statements that put the pinned session in the state the topology needs (Galera:
-	// wsrep_sync_wait, so that what the migration reads under the lock includes every write the cluster
-	// committed before, on any node).
-	Session []string
-}
-
-// Lease is the SQL of the lease lock: a one-row table the library owns. Each statement is a single
-// autocommitted statement, so it needs no server session that outlives it (a pooler may hand every
-// statement another one) and, on a multi-primary cluster, commits on one node only or fails
-// certification. Parameters are in the order given.
-type Lease struct {
-	// Create creates the lock table if it is missing.
-	Create string
-	// Seed inserts the one row, free, if it is missing (never fails on a duplicate).
-	Seed string
-	// Acquire takes the row when it is free or expired: (holder, ttl in microseconds). One row
-	// affected means taken; the token was incremented by it.
-	Acquire string
-	// Token reads the token of the row held by holder: (holder).
-	Token string
-	// Renew extends the lease of the holder and token: (ttl in microseconds, holder, token). Zero rows
-	// affected means the lease is lost.
-	Renew string
-	// Release frees the row when holder and token still hold it: (holder, token).
-	Release string
-	// State reads (holder, token, seconds until expiry) of the row, for diagnostics and tests.
-	State string
-}
-
-// Leaser is implemented by the dialects whose servers can sit behind a pooler or in a cluster.
-type Leaser interface {
-	// Topology tells whether conn goes through a transaction pooler or to a cluster node. db is the
-	// caller's pool, for a second connection to compare with.
-	Topology(ctx context.Context, conn *sql.Conn, db *sql.DB) (Topology, error)
-	// LeaseSQL is the lease lock's SQL for the lock table named table.
-	LeaseSQL(table string) Lease
-	// IsReadOnly reports an error saying the server refuses writes (a standby, a read-only replica).
-	IsReadOnly(err error) bool
-	// IsConflict reports a write that lost a conflict and was rolled back whole: a deadlock, or on a
-	// cluster a certification failure / brute-force abort. Retrying it is safe.
-	IsConflict(err error) bool
-}
-
-// Versioner writes golang-migrate's version table itself, with the caller's context: golang-migrate's
-// drivers run every statement with context.Background() and the PostgreSQL driver takes a blocking
-// session advisory lock when it opens, which hangs through a pooler. The rows written are the ones
-// golang-migrate writes (one row: version, dirty), so the stock CLI reads them as its own.
-type Versioner interface {
-	// EnsureVersionTable creates golang-migrate's version table if it is missing, as golang-migrate does.
-	EnsureVersionTable(ctx context.Context, q Querier, table string) error
-	// SetVersion replaces the version row in one transaction on conn, as golang-migrate's SetVersion does.
-	SetVersion(ctx context.Context, conn *sql.Conn, table string, version int, dirty bool) error
-	// SessionSettings are the statements that put a transaction in the state PrepareSession puts the
-	// session in (SET LOCAL ...), for a pooled connection where session settings would leak into other
-	// clients' server sessions. Nil when the dialect has none.
-	SessionSettings(lockWait time.Duration) []string
 }

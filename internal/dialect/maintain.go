@@ -2,7 +2,6 @@ package dialect
 
 import (
 	"context"
-	"database/sql"
 	"strconv"
 	"strings"
 	"time"
@@ -13,16 +12,14 @@ import (
 // batch size, ctx cancellation between rows and batches and the handling of a row a child row holds on
 // to are the same everywhere. The stored procedures the migrations create (cleanup, risk scores) run
 // the same rules for the stock golang-migrate CLI's users; Rules renders them from the same code.
+// Fallback: the maintenance tasks refuse to run (ErrUnsupported) on a dialect without it.
 type Maintainer interface {
 	// Rules are the cleanup and risk-score rules as SQL over the session table's current row.
 	Rules(t Target) Rules
-	// BatchStart is the statement a batch's transaction runs first ("" for none). PostgreSQL makes
-	// deferred constraints immediate, so that a child row holding on to a session fails the DELETE
-	// of that row (which the batch then leaves in place) instead of the COMMIT of the whole batch.
-	BatchStart() string
 	// GeneratedColumns are the generated (computed) columns of table: the archive never writes one.
 	GeneratedColumns(ctx context.Context, q Querier, srv Server, table string) (map[string]bool, error)
-	// DropNotNull is the statement that makes column col of table nullable, keeping its type.
+	// DropNotNull is the statement that makes column col of table nullable, keeping its type, or an
+	// error saying why the server cannot.
 	DropNotNull(ctx context.Context, q Querier, srv Server, table, col string) (string, error)
 	// IndexColumn is the statement that indexes column col of table under a name the server picks
 	// (or one of the table's own), so that it never collides with an index of a retired copy.
@@ -30,26 +27,10 @@ type Maintainer interface {
 	// Holds reports whether column dst stores every value of column src unchanged (false when dst's
 	// type would round, cut or refuse one). SQLite, which stores any value as given, says true.
 	Holds(src, dst *Column) bool
-	// Before is a predicate: column col, of family f, holds a time earlier than at (a UTC instant),
-	// whatever the connection's time zone (the core runs on a prepared session).
-	Before(col string, f Family, at time.Time) string
-	// Param is the n-th (1-based) bind parameter.
-	Param(n int) string
-	// Quote quotes an identifier.
-	Quote(name string) string
-	// LockRows is the clause that locks the rows a SELECT returns until the transaction ends ("" where
-	// the whole database is locked by a write transaction, as on SQLite).
-	LockRows() string
-	// Isolation is the isolation level of a batch's transaction: READ COMMITTED where the server has
-	// it, so that a batch locks the rows it changes and not every row its search passes over.
-	Isolation() sql.IsolationLevel
 	// AddColumnLike is the statement that adds column col of table from to table to, with col's exact
 	// type (character set and collation included), nullable and without a default, so that a copied row
 	// keeps whatever value it had. It reads the column's definition through q.
 	AddColumnLike(ctx context.Context, q Querier, srv Server, from, to, col string) (string, error)
-	// IsRowConflict reports an error that one row causes and that leaves the others alone: a child row
-	// (FOREIGN KEY ... RESTRICT) holds on to it, or a row with its key exists in the target table.
-	IsRowConflict(err error) bool
 }
 
 // Rules are cleanup's and the risk score's SQL, for a dialect whose core-run batches stand in for

@@ -3,6 +3,7 @@ package dialect
 import "github.com/agui-go/sessionsec/schema"
 
 // Planner says how the dialect runs a step, for the plan an operator reads before migrating.
+// Fallback: the plan says the step's file runs, without a rate (UnknownMethod).
 type Planner interface {
 	// Method describes how step runs on srv.
 	Method(t Target, step schema.Step, srv Server) Method
@@ -19,4 +20,9 @@ type Method struct {
 	RowsPerSecond float64
 	// Batch is the rows per batch of a batched step (the backfill); 0 otherwise.
 	Batch int
+}
+
+// UnknownMethod is the plan's description of a step on a dialect that is no Planner.
+func UnknownMethod(d Dialect) Method {
+	return Method{How: "runs the step's file", Writers: "not described by the " + d.Name() + " dialect"}
 }

@@ -1,27 +1,27 @@
 package dialect
 
-import (
-	"context"
-	"errors"
-)
+import "context"
 
 // Replication is what the replica lag bound (WithMaxReplicaLag) needs from a dialect whose servers
 // replicate. Positions are numbers that grow with the primary's writes: a WAL position on PostgreSQL, the
-// heartbeat's microseconds on MySQL and MariaDB. SQLite has no replicas and does not implement it.
+// heartbeat's microseconds on MySQL and MariaDB. Fallback: no lag bound (SQLite has no replicas).
 type Replication interface {
-	// Heartbeats reports whether replicas are measured by a heartbeat row read through handles the
-	// caller gives (MySQL), rather than read from the primary (PostgreSQL).
-	Heartbeats() bool
-	// PrepareHeartbeat creates the heartbeat table (in the current schema, through conn) where the
-	// dialect measures replicas by a heartbeat row; a no-op where standbys are read from the primary.
-	PrepareHeartbeat(ctx context.Context, conn Querier, table string) error
 	// Beat marks the primary's position now and returns it: it writes micros to the heartbeat table
-	// (MySQL), or commits an empty transaction whose commit record asks streaming standbys to report
-	// their replay position at once (PostgreSQL). Standbys are the streaming standbys the primary itself
-	// lists with their replay positions (PostgreSQL's pg_stat_replication); nil on MySQL.
+	// (a Heartbeater), or commits an empty transaction whose commit record asks streaming standbys to
+	// report their replay position at once (PostgreSQL). Standbys are the streaming standbys the primary
+	// itself lists with their replay positions (PostgreSQL's pg_stat_replication); nil on MySQL.
 	Beat(ctx context.Context, conn Querier, table string, micros int64) (pos int64, standbys []Standby, err error)
-	// ReplicaPosition reads, on a replica the caller gave (WithReplicas), the heartbeat the primary
-	// wrote to schema.table. Dialects without heartbeats return ErrNoHeartbeat.
+}
+
+// Heartbeater is a Replication whose replicas are measured by a heartbeat row read through handles the
+// caller gives (WithReplicas), rather than read from the primary. Fallback: WithReplicas is refused and
+// the standbys are the ones Beat lists.
+type Heartbeater interface {
+	Replication
+	// PrepareHeartbeat creates the heartbeat table (in the current schema, through conn).
+	PrepareHeartbeat(ctx context.Context, conn Querier, table string) error
+	// ReplicaPosition reads, on a replica the caller gave, the heartbeat the primary wrote to
+	// schema.table.
 	ReplicaPosition(ctx context.Context, replica Querier, schema, table string) (int64, error)
 }
 
@@ -35,6 +35,3 @@ type Standby struct {
 	// Visible is false when the row's details are hidden from this user (missing privileges).
 	Visible bool
 }
-
-// ErrNoHeartbeat is ReplicaPosition's answer on a dialect whose standbys are read from the primary.
-var ErrNoHeartbeat = errors.New("this dialect reads its standbys from the primary, not through replica handles")

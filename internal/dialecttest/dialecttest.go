@@ -90,6 +90,12 @@ type Options struct {
 	// FilesPool opens the pool golang-migrate runs the rendered files on, as the stock CLI would
 	// (nil: db.DB). MySQL's CLI always sets multiStatements, which a trigger revision's file needs.
 	FilesPool func(t testing.TB, db *DB) *sql.DB
+	// Stock opens golang-migrate's own driver for the dialect - the one the stock CLI runs the
+	// committed folders with - on conn where the driver can take a connection (WithConnection), else on
+	// db (SQLite's has only WithInstance). The suite applies the rendered files through it and checks
+	// that the version rows the dialect's Migrator writes are the ones the driver reads. Required. The
+	// suite never closes the driver (WithInstance's Close would close db).
+	Stock func(ctx context.Context, db *sql.DB, conn *sql.Conn, table string) (database.Driver, error)
 }
 
 // migrationsTable is the migrations table of the suite's runs (golang-migrate's default name).
@@ -107,13 +113,16 @@ func Layouts() []schema.Layout {
 
 // Run runs every case on fresh databases from open.
 func Run(t *testing.T, d dialect.Dialect, open Opener, opts Options) {
+	if opts.Stock == nil {
+		t.Fatal("dialecttest: Options.Stock is nil: give golang-migrate's own driver for the dialect")
+	}
 	t.Run("Layouts", func(t *testing.T) {
 		for _, l := range Layouts() {
 			t.Run(l.Name+"_"+l.Table, func(t *testing.T) { testLayout(t, d, open(t), l, opts) })
 		}
 	})
 	t.Run("ReadVersion", func(t *testing.T) { testReadVersionMissing(t, d, open(t)) })
-	t.Run("DriverKeepsPool", func(t *testing.T) { testDriverKeepsPool(t, d, open(t)) })
+	t.Run("VersionTable", func(t *testing.T) { testVersionTable(t, d, open(t), opts) })
 	t.Run("Lock", func(t *testing.T) { testLockAcrossPools(t, d, open(t)) })
 	t.Run("Errors", func(t *testing.T) {
 		t.Run("LockTimeout", func(t *testing.T) { testLockTimeout(t, d, open(t)) })
@@ -174,9 +183,9 @@ func Files(d dialect.Renderer, t dialect.Target) (fstest.MapFS, error) {
 	return fsys, nil
 }
 
-// migrator is golang-migrate over the rendered files and the dialect's Driver on a pinned, prepared
-// connection, as the library wires it.
-func migrator(t testing.TB, d dialect.Dialect, db *sql.DB, target dialect.Target) *migrate.Migrate {
+// migrator is golang-migrate over the rendered files and golang-migrate's own driver (Options.Stock) on
+// a pinned, prepared connection: the stock CLI's way of running the committed folders.
+func migrator(t testing.TB, d dialect.Dialect, db *sql.DB, target dialect.Target, opts Options) *migrate.Migrate {
 	t.Helper()
 	fsys, err := Files(d, target)
 	if err != nil {
@@ -187,9 +196,9 @@ func migrator(t testing.TB, d dialect.Dialect, db *sql.DB, target dialect.Target
 		t.Fatal(err)
 	}
 	conn := pinned(t, d, db)
-	drv, err := d.Driver(ctxT(t), db, conn, migrationsTable)
+	drv, err := opts.Stock(ctxT(t), db, conn, migrationsTable)
 	if err != nil {
-		t.Fatalf("Driver: %v", err)
+		t.Fatalf("golang-migrate's driver: %v", err)
 	}
 	m, err := migrate.NewWithInstance("iofs", src, d.Name(), drv)
 	if err != nil {
@@ -258,7 +267,7 @@ func testLayout(t *testing.T, d dialect.Dialect, db *DB, l schema.Layout, opts O
 	if opts.FilesPool != nil {
 		pool = opts.FilesPool(t, db)
 	}
-	m := migrator(t, d, pool, target)
+	m := migrator(t, d, pool, target, opts)
 	n := target.Names
 
 	// Step 1 creates the session table; it then holds sessions before the change, as in production.
@@ -538,18 +547,54 @@ func testReadVersionMissing(t *testing.T, d dialect.Dialect, db *DB) {
 	checkVersion(t, d, db.DB, dialect.VersionState{})
 }
 
-// testDriverKeepsPool: closing golang-migrate's driver (as migrate.Close does) must leave the caller's
-// pool open, and the driver must create the migrations table it is given.
-func testDriverKeepsPool(t *testing.T, d dialect.Dialect, db *DB) {
+// testVersionTable: the Migrator keeps golang-migrate's version table as golang-migrate's own driver
+// does, in both directions: what SetVersion writes the driver reads, what the driver writes ReadVersion
+// reads, and EnsureVersionTable accepts a table the driver created (and itself, again).
+func testVersionTable(t *testing.T, d dialect.Dialect, db *DB, opts Options) {
 	c := pinned(t, d, db.DB)
-	drv, err := d.Driver(ctxT(t), db.DB, c, migrationsTable)
-	if err != nil {
-		t.Fatalf("Driver: %v", err)
+	for range 2 {
+		if err := d.EnsureVersionTable(ctxT(t), c, migrationsTable); err != nil {
+			t.Fatalf("EnsureVersionTable: %v", err)
+		}
 	}
 	checkVersion(t, d, db.DB, dialect.VersionState{TableExists: true})
-	_ = drv.Close()
+	drv, err := opts.Stock(ctxT(t), db.DB, pinned(t, d, db.DB), migrationsTable)
+	if err != nil {
+		t.Fatalf("golang-migrate's driver on the table EnsureVersionTable made: %v", err)
+	}
+	stock := func(wantV int, wantDirty bool) {
+		t.Helper()
+		v, dirty, err := drv.Version()
+		if err != nil || v != wantV || dirty != wantDirty {
+			t.Errorf("golang-migrate reads (%d, %v, %v), want (%d, %v)", v, dirty, err, wantV, wantDirty)
+		}
+	}
+	for _, w := range []struct {
+		v     int
+		dirty bool
+		want  dialect.VersionState
+	}{
+		{5, true, dialect.VersionState{TableExists: true, HasVersion: true, Version: 5, Dirty: true}},
+		{22, false, dialect.VersionState{TableExists: true, HasVersion: true, Version: 22}},
+		// golang-migrate's nil version: no row when clean, a dirty row when dirty (its issue #330).
+		{database.NilVersion, false, dialect.VersionState{TableExists: true}},
+	} {
+		if err := d.SetVersion(ctxT(t), c, migrationsTable, w.v, w.dirty); err != nil {
+			t.Fatalf("SetVersion(%d, %v): %v", w.v, w.dirty, err)
+		}
+		checkVersion(t, d, db.DB, w.want)
+		stock(w.v, w.dirty)
+	}
+	if err := drv.SetVersion(7, true); err != nil {
+		t.Fatalf("golang-migrate's SetVersion: %v", err)
+	}
+	checkVersion(t, d, db.DB, dialect.VersionState{TableExists: true, HasVersion: true, Version: 7, Dirty: true})
+	if err := d.SetVersion(ctxT(t), c, migrationsTable, 8, false); err != nil {
+		t.Fatalf("SetVersion over golang-migrate's row: %v", err)
+	}
+	stock(8, false)
 	if err := db.DB.PingContext(ctxT(t)); err != nil {
-		t.Fatalf("the caller's pool after the driver's Close: %v", err)
+		t.Fatalf("the caller's pool: %v", err)
 	}
 }
 
