@@ -140,8 +140,8 @@ func invalid(format string, args ...any) error {
 var identifierPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // WithDialect names the dialect instead of detecting it from the *sql.DB's driver: "mysql" (MySQL and
-// MariaDB), "postgres" or "sqlite". Use it when the driver is wrapped (by tracing, for instance). The
-// dialect's package must be imported.
+// MariaDB), "postgres" or "sqlite", or a flavor registered under a name of its own. Use it when the
+// driver is wrapped (by tracing, for instance). The dialect's package must be imported.
 func WithDialect(name string) Option {
 	return Option{name: "WithDialect", ops: opHandle, apply: func(c *config) error {
 		if _, ok := dialect.Lookup(name); !ok {

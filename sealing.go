@@ -105,7 +105,7 @@ type sealTarget struct {
 func (p *Provider) newSealTarget(t dialect.Target) (*sealTarget, error) {
 	sr, ok := p.d.(dialect.SealReader)
 	if !ok {
-		return nil, fmt.Errorf("%w: the %s dialect cannot read seals", ErrUnsupportedDriver, p.d.Name())
+		return nil, fmt.Errorf("%w: the %s dialect cannot read seals (it is no dialect.SealReader)", ErrNotSupported, p.d.Name())
 	}
 	ex := sr.SealExprs(t)
 	q := p.d.Quote

@@ -11,8 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/golang-migrate/migrate/v4/database"
-
 	"github.com/agui-go/sessionsec/internal/dialect"
 )
 
@@ -105,46 +103,6 @@ func (Dialect) IsConflict(err error) bool {
 		return true
 	}
 	return false
-}
-
-// EnsureVersionTable creates golang-migrate's table in current_schema() as its driver does, checking
-// first so that a user without CREATE can still read it.
-func (Dialect) EnsureVersionTable(ctx context.Context, q dialect.Querier, table string) error {
-	var exists bool
-	if err := q.QueryRowContext(ctx, queryVersionTableExists, table).Scan(&exists); err != nil {
-		return fmt.Errorf("postgres: look for migrations table %q: %w", table, err)
-	}
-	if exists {
-		return nil
-	}
-	if _, err := q.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+quote(table)+" (version bigint not null primary key, dirty boolean not null)"); err != nil {
-		return fmt.Errorf("postgres: create migrations table %q: %w", table, err)
-	}
-	return nil
-}
-
-// SetVersion replaces the version row in one transaction, as golang-migrate's SetVersion does (a
-// DELETE where it TRUNCATEs: TRUNCATE's ACCESS EXCLUSIVE lock would block the other replicas' version
-// reads).
-func (Dialect) SetVersion(ctx context.Context, conn *sql.Conn, table string, version int, dirty bool) error {
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("postgres: set version: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, "DELETE FROM "+quote(table)); err != nil {
-		return fmt.Errorf("postgres: set version: %w", err)
-	}
-	// golang-migrate writes a row for a nil version only when it is dirty (its issue #330).
-	if version >= 0 || (version == database.NilVersion && dirty) {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO "+quote(table)+" (version, dirty) VALUES ($1::bigint, $2::boolean)", version, dirty); err != nil {
-			return fmt.Errorf("postgres: set version: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("postgres: set version: %w", err)
-	}
-	return nil
 }
 
 // SessionSettings are PrepareSession's settings as SET LOCAL, for a transaction through a pooler.

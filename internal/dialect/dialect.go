@@ -235,6 +235,10 @@ type Dialect interface {
 
 // Registration is what a dialect package registers.
 type Registration struct {
+	// Name is what WithDialect selects the dialect by; empty means Dialect.Name(). A flavor - a type in
+	// a package of its own that embeds a dialect and overrides or adds capabilities - registers under a
+	// name of its own while its Name() stays the SQL family its files are rendered for ("mysql").
+	Name    string
 	Dialect Dialect
 	// Drivers are the database/sql driver types (fmt's %T of db.Driver()) this dialect serves.
 	Drivers []string

@@ -20,13 +20,22 @@ var (
 )
 
 // Register makes a dialect available under its name and for its drivers. It is called from the
-// dialect package's init and panics on a duplicate name, like database/sql.Register.
+// dialect package's init and panics on a duplicate name or a driver type another dialect serves, like
+// database/sql.Register.
 func Register(r Registration) {
 	mu.Lock()
 	defer mu.Unlock()
-	name := r.Dialect.Name()
+	name := r.Name
+	if name == "" {
+		name = r.Dialect.Name()
+	}
 	if _, dup := byName[name]; dup {
 		panic("sessionsec: dialect " + name + " registered twice")
+	}
+	for _, d := range r.Drivers {
+		if other, dup := byDriver[d]; dup {
+			panic("sessionsec: driver " + d + " is served by dialect " + other + " already; register " + name + " without Drivers and select it with WithDialect")
+		}
 	}
 	byName[name] = r
 	for _, d := range r.Drivers {
