@@ -158,10 +158,8 @@ var jsonValidColumn = regexp.MustCompile("^json_valid\\([`\"]?([^`\")]+)[`\"]?\\
 func (Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Server, tables []string) (*dialect.Catalog, error) {
 	i := &inspection{q: q, caps: capsOf(srv), cat: dialect.NewCatalog(srv.Schema), in: placeholders(len(tables)),
 		args: args(tables), jsonCols: map[string]bool{}}
-	for _, read := range []func(context.Context) error{i.tables, i.checks, i.columns, i.indexes, i.triggers, i.routines} {
-		if err := read(ctx); err != nil {
-			return nil, err
-		}
+	if err := dialect.Reads(ctx, i.tables, i.checks, i.columns, i.indexes, i.triggers, i.routines); err != nil {
+		return nil, err
 	}
 	return i.cat, nil
 }
@@ -176,16 +174,8 @@ type inspection struct {
 	jsonCols map[string]bool // "table.column" of MariaDB's JSON columns, read by checks for columns
 }
 
-// each runs one catalog query, naming what it reads in the error.
-func (i *inspection) each(ctx context.Context, what, query string, args []any, f func(*sql.Rows) error) error {
-	if err := dialect.EachRow(ctx, i.q, query, args, f); err != nil {
-		return fmt.Errorf("mysql: inspect %s: %w", what, err)
-	}
-	return nil
-}
-
 func (i *inspection) tables(ctx context.Context) error {
-	return i.each(ctx, "tables", fmt.Sprintf(queryTables, i.in), i.args, func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "mysql: inspect tables", fmt.Sprintf(queryTables, i.in), i.args, func(rows *sql.Rows) error {
 		t := &dialect.Table{}
 		var typ string
 		if err := rows.Scan(&t.Name, &typ, &t.Engine, &t.RowFormat, &t.Rows); err != nil {
@@ -205,7 +195,7 @@ func (i *inspection) checks(ctx context.Context) error {
 	if i.caps.MariaDB() {
 		query = queryChecksMariaDB
 	}
-	return i.each(ctx, "check constraints", fmt.Sprintf(query, i.in), i.args, func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "mysql: inspect check constraints", fmt.Sprintf(query, i.in), i.args, func(rows *sql.Rows) error {
 		c := &dialect.Check{Validated: true}
 		if err := rows.Scan(&c.Table, &c.Name, &c.Expr); err != nil {
 			return err
@@ -220,7 +210,7 @@ func (i *inspection) checks(ctx context.Context) error {
 }
 
 func (i *inspection) columns(ctx context.Context) error {
-	return i.each(ctx, "columns", fmt.Sprintf(queryColumns, i.in), i.args, func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "mysql: inspect columns", fmt.Sprintf(queryColumns, i.in), i.args, func(rows *sql.Rows) error {
 		var table, name, colType, dataType, nullable, comment string
 		var def sql.NullString
 		var length int64
@@ -249,7 +239,7 @@ func (i *inspection) columns(ctx context.Context) error {
 // indexes reads one row per key part, in order: a row of another index starts a new one.
 func (i *inspection) indexes(ctx context.Context) error {
 	var current *dialect.Index
-	return i.each(ctx, "indexes", fmt.Sprintf(queryIndexes, i.in), i.args, func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "mysql: inspect indexes", fmt.Sprintf(queryIndexes, i.in), i.args, func(rows *sql.Rows) error {
 		var table, name, method string
 		var nonUnique int
 		var col sql.NullString
@@ -271,7 +261,7 @@ func (i *inspection) indexes(ctx context.Context) error {
 }
 
 func (i *inspection) triggers(ctx context.Context) error {
-	return i.each(ctx, "triggers", queryTriggers, nil, func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "mysql: inspect triggers", queryTriggers, nil, func(rows *sql.Rows) error {
 		tr := &dialect.Trigger{Row: true}
 		if err := rows.Scan(&tr.Name, &tr.Table, &tr.Timing, &tr.Event, &tr.Body); err != nil {
 			return err
@@ -283,7 +273,7 @@ func (i *inspection) triggers(ctx context.Context) error {
 }
 
 func (i *inspection) routines(ctx context.Context) error {
-	return i.each(ctx, "routines", queryRoutines, nil, func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "mysql: inspect routines", queryRoutines, nil, func(rows *sql.Rows) error {
 		r := &dialect.Routine{}
 		if err := rows.Scan(&r.Name, &r.Kind, &r.Body, &r.Comment); err != nil {
 			return err

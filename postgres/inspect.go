@@ -178,10 +178,8 @@ func (Dialect) Family(typ string) dialect.Family {
 // current_schema(): seven queries, whatever the number of objects.
 func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Server, tables []string) (*dialect.Catalog, error) {
 	i := &inspection{d: d, q: q, srv: srv, cat: dialect.NewCatalog(srv.Schema), tables: tables, arr: textArray(tables)}
-	for _, read := range []func(context.Context) error{i.relations, i.resolves, i.columns, i.indexes, i.triggers, i.routines, i.checks} {
-		if err := read(ctx); err != nil {
-			return nil, err
-		}
+	if err := dialect.Reads(ctx, i.relations, i.resolves, i.columns, i.indexes, i.triggers, i.routines, i.checks); err != nil {
+		return nil, err
 	}
 	return i.cat, nil
 }
@@ -196,16 +194,8 @@ type inspection struct {
 	arr    string // tables as a text[] literal
 }
 
-// each runs one catalog query, naming what it reads in the error.
-func (i *inspection) each(ctx context.Context, what, query string, args []any, f func(*sql.Rows) error) error {
-	if err := dialect.EachRow(ctx, i.q, query, args, f); err != nil {
-		return fmt.Errorf("postgres: inspect %s: %w", what, err)
-	}
-	return nil
-}
-
 func (i *inspection) relations(ctx context.Context) error {
-	return i.each(ctx, "tables", queryTables, []any{i.arr}, func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "postgres: inspect tables", queryTables, []any{i.arr}, func(rows *sql.Rows) error {
 		t := &dialect.Table{}
 		var kind string
 		if err := rows.Scan(&t.Name, &kind, &t.Rows); err != nil {
@@ -243,7 +233,7 @@ func (i *inspection) resolves(ctx context.Context) error {
 }
 
 func (i *inspection) columns(ctx context.Context) error {
-	return i.each(ctx, "columns", queryColumns, []any{i.arr}, func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "postgres: inspect columns", queryColumns, []any{i.arr}, func(rows *sql.Rows) error {
 		var table string
 		var def sql.NullString
 		c := &dialect.Column{}
@@ -264,7 +254,7 @@ func (i *inspection) columns(ctx context.Context) error {
 
 func (i *inspection) indexes(ctx context.Context) error {
 	args := []any{i.arr, textArray(ourIndexNames(i.tables))}
-	return i.each(ctx, "indexes", queryIndexes, args, func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "postgres: inspect indexes", queryIndexes, args, func(rows *sql.Rows) error {
 		ix := &dialect.Index{}
 		var cols sql.NullString
 		if err := rows.Scan(&ix.Table, &ix.Name, &ix.Unique, &ix.Primary, &ix.Valid, &ix.Predicate, &ix.Method, &cols); err != nil {
@@ -280,7 +270,7 @@ func (i *inspection) indexes(ctx context.Context) error {
 }
 
 func (i *inspection) triggers(ctx context.Context) error {
-	return i.each(ctx, "triggers", queryTriggers, nil, func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "postgres: inspect triggers", queryTriggers, nil, func(rows *sql.Rows) error {
 		tg := &dialect.Trigger{}
 		var tgtype int
 		if err := rows.Scan(&tg.Name, &tg.Table, &tgtype, &tg.Body, &tg.Function); err != nil {
@@ -294,7 +284,7 @@ func (i *inspection) triggers(ctx context.Context) error {
 }
 
 func (i *inspection) routines(ctx context.Context) error {
-	return i.each(ctx, "routines", queryRoutines, nil, func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "postgres: inspect routines", queryRoutines, nil, func(rows *sql.Rows) error {
 		r := &dialect.Routine{}
 		var kind string
 		if err := rows.Scan(&r.Name, &kind, &r.Body, &r.Comment, &r.Signature); err != nil {
@@ -310,7 +300,7 @@ func (i *inspection) routines(ctx context.Context) error {
 }
 
 func (i *inspection) checks(ctx context.Context) error {
-	return i.each(ctx, "checks", queryChecks, []any{i.arr}, func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "postgres: inspect checks", queryChecks, []any{i.arr}, func(rows *sql.Rows) error {
 		c := &dialect.Check{}
 		if err := rows.Scan(&c.Table, &c.Name, &c.Expr, &c.Validated); err != nil {
 			return err

@@ -84,10 +84,8 @@ func jsonArray(ss []string) string {
 // no routines and no column comments.
 func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Server, tables []string) (*dialect.Catalog, error) {
 	i := &inspection{d: d, q: q, cat: dialect.NewCatalog(srv.Schema), arg: jsonArray(tables)}
-	for _, read := range []func(context.Context) error{i.tables, i.columns, i.indexes, i.triggers} {
-		if err := read(ctx); err != nil {
-			return nil, err
-		}
+	if err := dialect.Reads(ctx, i.tables, i.columns, i.indexes, i.triggers); err != nil {
+		return nil, err
 	}
 	return i.cat, nil
 }
@@ -100,17 +98,9 @@ type inspection struct {
 	arg string // the table names as a JSON array
 }
 
-// each runs one catalog query, naming what it reads in the error.
-func (i *inspection) each(ctx context.Context, what, query string, args []any, f func(*sql.Rows) error) error {
-	if err := dialect.EachRow(ctx, i.q, query, args, f); err != nil {
-		return fmt.Errorf("sqlite: reading %s: %w", what, err)
-	}
-	return nil
-}
-
 // tables reads the tables and, from their CREATE text, their named CHECK constraints.
 func (i *inspection) tables(ctx context.Context) error {
-	return i.each(ctx, "tables", qTables, []any{i.arg}, func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "sqlite: reading tables", qTables, []any{i.arg}, func(rows *sql.Rows) error {
 		var typ string
 		t := &dialect.Table{Rows: -1}
 		if err := rows.Scan(&typ, &t.Name, &t.SQL); err != nil {
@@ -128,7 +118,7 @@ func (i *inspection) tables(ctx context.Context) error {
 }
 
 func (i *inspection) columns(ctx context.Context) error {
-	return i.each(ctx, "columns", qColumns, []any{i.arg}, func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "sqlite: reading columns", qColumns, []any{i.arg}, func(rows *sql.Rows) error {
 		var tbl, name, typ string
 		var notNull, pk int
 		var dflt sql.NullString
@@ -149,7 +139,7 @@ func (i *inspection) columns(ctx context.Context) error {
 // the rowid of the tables whose key it is.
 func (i *inspection) indexes(ctx context.Context) error {
 	var current *dialect.Index
-	err := i.each(ctx, "indexes", qIndexes, []any{i.arg}, func(rows *sql.Rows) error {
+	err := dialect.ReadRows(ctx, i.q, "sqlite: reading indexes", qIndexes, []any{i.arg}, func(rows *sql.Rows) error {
 		var tbl, name, origin, text string
 		var unique int
 		var col sql.NullString
@@ -188,7 +178,7 @@ func rowidIndexes(cat *dialect.Catalog) {
 }
 
 func (i *inspection) triggers(ctx context.Context) error {
-	return i.each(ctx, "triggers", qTriggers, nil, func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "sqlite: reading triggers", qTriggers, nil, func(rows *sql.Rows) error {
 		tr := &dialect.Trigger{Row: true}
 		if err := rows.Scan(&tr.Name, &tr.Table, &tr.Body); err != nil {
 			return err
