@@ -186,121 +186,169 @@ func versionText(st dialect.VersionState) string {
 
 type addFunc func(obj, want, got, fix string)
 
-// stepProblems checks the objects one applied step should have left.
+// rerunFix is the fix of an object an applied step should have left and has not (or not as it made it).
+const rerunFix = "run Migrate with WithReapply() (the command: up -reapply)"
+
+// stepProblems checks the objects one applied step should have left: the tables and columns it is
+// about, then the indexes, triggers, routines and CHECK constraints the dialect says it creates.
 func stepProblems(d dialect.Dialect, f *facts, step schema.Step, rep *Report, add addFunc) {
-	t, cat := f.t, f.cat
-	n := t.Names
-	tbl := cat.Tables[n.Table]
-	const rerun = "run Migrate with WithReapply() (the command: up -reapply)"
 	switch step.Kind {
 	case schema.StepCreateTable:
-		if tbl == nil {
-			add("table "+n.Table, "present", "missing", "run Migrate")
-			return
+		if !baseTableProblems(f, add) {
+			return // no table: its indexes and triggers cannot be there either
 		}
-		for _, r := range schema.Roles {
-			if c := t.Col(r); c != "" && tbl.Column(c) == nil {
-				add("column "+n.Table+"."+c, "present ("+r.String()+")", "missing", "restore the column")
-			}
-		}
-	case schema.StepAddColumns, schema.StepExtra:
-		cols := schema.Change.Columns
-		if step.Kind == schema.StepExtra {
-			cols = step.Extra.Columns
-		}
-		for _, c := range cols {
-			obj := "column " + n.Table + "." + c.Name
-			gc := tbl.Column(c.Name)
-			if gc == nil {
-				add(obj, "present", "missing", rerun)
-				continue
-			}
-			if ok, note := columnAccepts(d, c, gc); !ok {
-				add(obj, "a column for "+typeText(c.Type)+defaultWant(c), gc.Type+defaultGot(gc), "convert it to "+d.ColumnType(c.Type))
-			} else if note != "" {
-				rep.Notes = append(rep.Notes, obj+": "+note+": accepted as equivalent")
-			}
-		}
+	case schema.StepAddColumns:
+		securityColumnProblems(d, f, schema.Change.Columns, rep, add)
+	case schema.StepExtra:
+		securityColumnProblems(d, f, step.Extra.Columns, rep, add)
 	case schema.StepAuditLog:
-		a := cat.Tables[n.AuditLog]
-		if a == nil {
-			add("table "+n.AuditLog, "present", "missing", rerun)
-			break
-		}
-		for _, c := range schema.Change.AuditColumns {
-			gc := a.Column(c.Name)
-			if gc == nil {
-				add("column "+n.AuditLog+"."+c.Name, "present", "missing", "restore the column, or retire the table and run Migrate")
-			} else if ok, _ := columnAccepts(d, c, gc); !ok {
-				add("column "+n.AuditLog+"."+c.Name, "a column for "+typeText(c.Type), gc.Type, "convert it to "+d.ColumnType(c.Type))
-			}
-		}
+		auditLogProblems(d, f, add)
 	case schema.StepArchive:
-		a := cat.Tables[n.Archive]
-		if a == nil {
-			add("table "+n.Archive, "present", "missing", rerun)
-			break
-		}
-		var behind []string
-		for _, c := range tbl.Columns {
-			if a.Column(c.Name) == nil {
-				behind = append(behind, c.Name)
-			}
-		}
-		if len(behind) > 0 {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("table %s lacks %s, which %s has: the next Archive adds them (same types) before it copies; until then INSERT INTO %s SELECT * FROM %s fails (run Archive, or name the columns)",
-				n.Archive, strings.Join(behind, ", "), n.Table, n.Archive, n.Table))
+		archiveProblems(f, rep, add)
+	}
+	objs := d.Objects(f.t, step, f.srv)
+	indexProblems(f.cat, objs.Indexes, add)
+	triggerProblems(f.cat, objs.Triggers, step, add)
+	routineProblems(f.cat, objs.Routines, step, add)
+	checkProblems(f.cat, objs.Checks, add)
+}
+
+// baseTableProblems checks the session table and the columns of the layout's roles; false when the
+// table is missing.
+func baseTableProblems(f *facts, add addFunc) bool {
+	n := f.t.Names
+	tbl := f.cat.Tables[n.Table]
+	if tbl == nil {
+		add("table "+n.Table, "present", "missing", "run Migrate")
+		return false
+	}
+	for _, r := range schema.Roles {
+		if c := f.t.Col(r); c != "" && tbl.Column(c) == nil {
+			add("column "+n.Table+"."+c, "present ("+r.String()+")", "missing", "restore the column")
 		}
 	}
-	objs := d.Objects(t, step, f.srv)
-	for _, want := range objs.Indexes {
-		obj := "index " + want.Name
-		got := findIndex(cat, want)
-		switch {
+	return true
+}
+
+// securityColumnProblems checks the columns a step adds to the session table; an existing column that
+// differs but does the job is a note.
+func securityColumnProblems(d dialect.Dialect, f *facts, cols []schema.Column, rep *Report, add addFunc) {
+	n := f.t.Names
+	tbl := f.cat.Tables[n.Table]
+	for _, c := range cols {
+		obj := "column " + n.Table + "." + c.Name
+		gc := tbl.Column(c.Name)
+		if gc == nil {
+			add(obj, "present", "missing", rerunFix)
+			continue
+		}
+		if ok, note := columnAccepts(d, c, gc); !ok {
+			add(obj, "a column for "+typeText(c.Type)+defaultWant(c), gc.Type+defaultGot(gc), "convert it to "+d.ColumnType(c.Type))
+		} else if note != "" {
+			rep.Notes = append(rep.Notes, obj+": "+note+": accepted as equivalent")
+		}
+	}
+}
+
+// auditLogProblems checks the audit log and its columns.
+func auditLogProblems(d dialect.Dialect, f *facts, add addFunc) {
+	name := f.t.Names.AuditLog
+	a := f.cat.Tables[name]
+	if a == nil {
+		add("table "+name, "present", "missing", rerunFix)
+		return
+	}
+	for _, c := range schema.Change.AuditColumns {
+		gc := a.Column(c.Name)
+		if gc == nil {
+			add("column "+name+"."+c.Name, "present", "missing", "restore the column, or retire the table and run Migrate")
+		} else if ok, _ := columnAccepts(d, c, gc); !ok {
+			add("column "+name+"."+c.Name, "a column for "+typeText(c.Type), gc.Type, "convert it to "+d.ColumnType(c.Type))
+		}
+	}
+}
+
+// archiveProblems checks the archive; columns the session table has gained since are a note (the next
+// Archive adds them).
+func archiveProblems(f *facts, rep *Report, add addFunc) {
+	n := f.t.Names
+	a := f.cat.Tables[n.Archive]
+	if a == nil {
+		add("table "+n.Archive, "present", "missing", rerunFix)
+		return
+	}
+	var behind []string
+	for _, c := range f.cat.Tables[n.Table].Columns {
+		if a.Column(c.Name) == nil {
+			behind = append(behind, c.Name)
+		}
+	}
+	if len(behind) > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("table %s lacks %s, which %s has: the next Archive adds them (same types) before it copies; until then INSERT INTO %s SELECT * FROM %s fails (run Archive, or name the columns)",
+			n.Archive, strings.Join(behind, ", "), n.Table, n.Archive, n.Table))
+	}
+}
+
+func indexProblems(cat *dialect.Catalog, want []*dialect.Index, add addFunc) {
+	for _, w := range want {
+		obj := "index " + w.Name
+		switch got := findIndex(cat, w); {
 		case got == nil:
-			add(obj, "present", "missing", rerun)
+			add(obj, "present", "missing", rerunFix)
 		case !got.Valid:
-			add(obj, "valid", "INVALID (an interrupted CREATE INDEX CONCURRENTLY)", rerun)
-		case !sameIndex(want, got):
-			add(obj, indexText(want), indexText(got), "drop it and "+rerun)
+			add(obj, "valid", "INVALID (an interrupted CREATE INDEX CONCURRENTLY)", rerunFix)
+		case !sameIndex(w, got):
+			add(obj, indexText(w), indexText(got), "drop it and "+rerunFix)
 		}
 	}
-	for _, want := range objs.Triggers {
-		obj := "trigger " + want.Name
-		got := cat.Trigger(want.Table, want.Name)
-		switch {
+}
+
+func triggerProblems(cat *dialect.Catalog, want []*dialect.Trigger, step schema.Step, add addFunc) {
+	for _, w := range want {
+		obj := "trigger " + w.Name
+		switch got := cat.Trigger(w.Table, w.Name); {
 		case got == nil:
-			add(obj, fmt.Sprintf("%s %s ON %s", want.Timing, want.Event, want.Table), "missing", rerun)
-		case !strings.EqualFold(got.Timing, want.Timing) || !strings.EqualFold(got.Event, want.Event):
-			add(obj, fmt.Sprintf("%s %s", want.Timing, want.Event), fmt.Sprintf("%s %s", got.Timing, got.Event), rerun)
-		case !sameBody(got.Body, want.Body):
-			add(obj, "the definition of step "+fmt.Sprint(step.Version), "another definition (changed by hand, or left by an older release)", rerun)
+			add(obj, fmt.Sprintf("%s %s ON %s", w.Timing, w.Event, w.Table), "missing", rerunFix)
+		case !strings.EqualFold(got.Timing, w.Timing) || !strings.EqualFold(got.Event, w.Event):
+			add(obj, fmt.Sprintf("%s %s", w.Timing, w.Event), fmt.Sprintf("%s %s", got.Timing, got.Event), rerunFix)
+		case !sameBody(got.Body, w.Body):
+			redefined(obj, step, add)
 		}
 	}
-	for _, want := range objs.Routines {
-		obj := strings.ToLower(want.Kind) + " " + want.Name
-		got := cat.Routine(want.Name)
-		switch {
+}
+
+// routineProblems judges a routine's body only where the catalog shows it (Body "" when it does not).
+func routineProblems(cat *dialect.Catalog, want []*dialect.Routine, step schema.Step, add addFunc) {
+	for _, w := range want {
+		obj := strings.ToLower(w.Kind) + " " + w.Name
+		switch got := cat.Routine(w.Name); {
 		case got == nil:
-			add(obj, "present", "missing", rerun)
-		case !strings.EqualFold(got.Kind, want.Kind):
-			add(obj, want.Kind, got.Kind, "drop it and "+rerun)
-		case got.Body != "" && !sameBody(got.Body, want.Body):
-			add(obj, "the definition of step "+fmt.Sprint(step.Version), "another definition (changed by hand, or left by an older release)", rerun)
+			add(obj, "present", "missing", rerunFix)
+		case !strings.EqualFold(got.Kind, w.Kind):
+			add(obj, w.Kind, got.Kind, "drop it and "+rerunFix)
+		case got.Body != "" && !sameBody(got.Body, w.Body):
+			redefined(obj, step, add)
 		}
 	}
-	for _, want := range objs.Checks {
-		obj := "constraint " + want.Name
-		got := cat.Check(want.Name)
-		switch {
+}
+
+func checkProblems(cat *dialect.Catalog, want []*dialect.Check, add addFunc) {
+	for _, w := range want {
+		obj := "constraint " + w.Name
+		switch got := cat.Check(w.Name); {
 		case got == nil:
-			add(obj, "CHECK "+want.Expr, "missing", rerun)
-		case !sameCheck(got.Expr, want.Expr):
-			add(obj, "CHECK "+want.Expr, "CHECK "+got.Expr, "drop it and "+rerun)
-		case want.Validated && !got.Validated:
-			add(obj, "validated", "NOT VALID", rerun)
+			add(obj, "CHECK "+w.Expr, "missing", rerunFix)
+		case !sameCheck(got.Expr, w.Expr):
+			add(obj, "CHECK "+w.Expr, "CHECK "+got.Expr, "drop it and "+rerunFix)
+		case w.Validated && !got.Validated:
+			add(obj, "validated", "NOT VALID", rerunFix)
 		}
 	}
+}
+
+// redefined reports a trigger or routine whose definition is not the one step installs.
+func redefined(obj string, step schema.Step, add addFunc) {
+	add(obj, "the definition of step "+fmt.Sprint(step.Version), "another definition (changed by hand, or left by an older release)", rerunFix)
 }
 
 func defaultWant(c schema.Column) string {

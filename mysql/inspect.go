@@ -152,14 +152,30 @@ func normalizeDefault(def sql.NullString, mariadb bool) *string {
 // sql_mode quotes it (backticks, or double quotes under ANSI_QUOTES).
 var jsonValidColumn = regexp.MustCompile("^json_valid\\([`\"]?([^`\")]+)[`\"]?\\)$")
 
-// Inspect reads tables, columns, indexes, CHECK constraints, triggers and routines: six queries,
-// whatever the number of objects.
+// Inspect reads tables, CHECK constraints, columns, indexes, triggers and routines: six queries,
+// whatever the number of objects. The checks come before the columns: on MariaDB a JSON column is a
+// LONGTEXT known by its json_valid check.
 func (Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Server, tables []string) (*dialect.Catalog, error) {
-	caps := capsOf(srv)
-	cat := dialect.NewCatalog(srv.Schema)
-	in := placeholders(len(tables))
+	i := &inspection{q: q, caps: capsOf(srv), cat: dialect.NewCatalog(srv.Schema), in: placeholders(len(tables)),
+		args: args(tables), jsonCols: map[string]bool{}}
+	if err := dialect.Reads(ctx, i.tables, i.checks, i.columns, i.indexes, i.triggers, i.routines); err != nil {
+		return nil, err
+	}
+	return i.cat, nil
+}
 
-	err := dialect.EachRow(ctx, q, fmt.Sprintf(queryTables, in), args(tables), func(rows *sql.Rows) error {
+// inspection is one Inspect call: one method a catalog query, each adding what it reads to cat.
+type inspection struct {
+	q        dialect.Querier
+	caps     Caps
+	cat      *dialect.Catalog
+	in       string          // the placeholders of the table names
+	args     []any           // the table names
+	jsonCols map[string]bool // "table.column" of MariaDB's JSON columns, read by checks for columns
+}
+
+func (i *inspection) tables(ctx context.Context) error {
+	return dialect.ReadRows(ctx, i.q, "mysql: inspect tables", fmt.Sprintf(queryTables, i.in), i.args, func(rows *sql.Rows) error {
 		t := &dialect.Table{}
 		var typ string
 		if err := rows.Scan(&t.Name, &typ, &t.Engine, &t.RowFormat, &t.Rows); err != nil {
@@ -169,35 +185,32 @@ func (Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Serve
 			t.Kind = dialect.TableView
 		}
 		t.RowFormat = strings.ToUpper(t.RowFormat)
-		cat.Tables[t.Name] = t
+		i.cat.Tables[t.Name] = t
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("mysql: inspect tables: %w", err)
-	}
+}
 
-	checkQuery := queryChecksMySQL
-	if caps.MariaDB() {
-		checkQuery = queryChecksMariaDB
+func (i *inspection) checks(ctx context.Context) error {
+	query := queryChecksMySQL
+	if i.caps.MariaDB() {
+		query = queryChecksMariaDB
 	}
-	jsonCols := map[string]bool{}
-	err = dialect.EachRow(ctx, q, fmt.Sprintf(checkQuery, in), args(tables), func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "mysql: inspect check constraints", fmt.Sprintf(query, i.in), i.args, func(rows *sql.Rows) error {
 		c := &dialect.Check{Validated: true}
 		if err := rows.Scan(&c.Table, &c.Name, &c.Expr); err != nil {
 			return err
 		}
 		if m := jsonValidColumn.FindStringSubmatch(strings.TrimSpace(c.Expr)); m != nil {
-			jsonCols[c.Table+"."+m[1]] = true
+			i.jsonCols[c.Table+"."+m[1]] = true
 			return nil // MariaDB's JSON type, not a constraint of anyone's
 		}
-		cat.Checks = append(cat.Checks, c)
+		i.cat.Checks = append(i.cat.Checks, c)
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("mysql: inspect check constraints: %w", err)
-	}
+}
 
-	err = dialect.EachRow(ctx, q, fmt.Sprintf(queryColumns, in), args(tables), func(rows *sql.Rows) error {
+func (i *inspection) columns(ctx context.Context) error {
+	return dialect.ReadRows(ctx, i.q, "mysql: inspect columns", fmt.Sprintf(queryColumns, i.in), i.args, func(rows *sql.Rows) error {
 		var table, name, colType, dataType, nullable, comment string
 		var def sql.NullString
 		var length int64
@@ -205,28 +218,28 @@ func (Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Serve
 		if err := rows.Scan(&table, &name, &colType, &dataType, &nullable, &def, &comment, &length, &autoInc); err != nil {
 			return err
 		}
-		t := cat.Tables[table]
+		t := i.cat.Tables[table]
 		if t == nil {
 			return nil
 		}
 		typ := normalizeType(colType)
-		if caps.JSONIsText() && strings.EqualFold(dataType, "longtext") && jsonCols[table+"."+name] {
+		if i.caps.JSONIsText() && strings.EqualFold(dataType, "longtext") && i.jsonCols[table+"."+name] {
 			typ = "json"
 		}
 		c := &dialect.Column{Name: name, Type: typ, Family: familyOf(typ), Nullable: nullable == "YES",
-			Default: normalizeDefault(def, caps.MariaDB()), Comment: comment, AutoIncrement: autoInc}
+			Default: normalizeDefault(def, i.caps.MariaDB()), Comment: comment, AutoIncrement: autoInc}
 		if c.Family == dialect.FamText && length < 1<<20 {
 			c.Length = int(length)
 		}
 		t.Columns = append(t.Columns, c)
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("mysql: inspect columns: %w", err)
-	}
+}
 
+// indexes reads one row per key part, in order: a row of another index starts a new one.
+func (i *inspection) indexes(ctx context.Context) error {
 	var current *dialect.Index
-	err = dialect.EachRow(ctx, q, fmt.Sprintf(queryIndexes, in), args(tables), func(rows *sql.Rows) error {
+	return dialect.ReadRows(ctx, i.q, "mysql: inspect indexes", fmt.Sprintf(queryIndexes, i.in), i.args, func(rows *sql.Rows) error {
 		var table, name, method string
 		var nonUnique int
 		var col sql.NullString
@@ -236,7 +249,7 @@ func (Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Serve
 		if current == nil || current.Table != table || current.Name != name {
 			current = &dialect.Index{Table: table, Name: name, Unique: nonUnique == 0, Primary: name == "PRIMARY",
 				Valid: true, Method: strings.ToLower(method)}
-			cat.Indexes = append(cat.Indexes, current)
+			i.cat.Indexes = append(i.cat.Indexes, current)
 		}
 		c := col.String
 		if !col.Valid {
@@ -245,36 +258,30 @@ func (Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Serve
 		current.Columns = append(current.Columns, c)
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("mysql: inspect indexes: %w", err)
-	}
+}
 
-	err = dialect.EachRow(ctx, q, queryTriggers, nil, func(rows *sql.Rows) error {
+func (i *inspection) triggers(ctx context.Context) error {
+	return dialect.ReadRows(ctx, i.q, "mysql: inspect triggers", queryTriggers, nil, func(rows *sql.Rows) error {
 		tr := &dialect.Trigger{Row: true}
 		if err := rows.Scan(&tr.Name, &tr.Table, &tr.Timing, &tr.Event, &tr.Body); err != nil {
 			return err
 		}
 		tr.Timing, tr.Event = strings.ToUpper(tr.Timing), strings.ToUpper(tr.Event)
-		cat.Triggers = append(cat.Triggers, tr)
+		i.cat.Triggers = append(i.cat.Triggers, tr)
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("mysql: inspect triggers: %w", err)
-	}
+}
 
-	err = dialect.EachRow(ctx, q, queryRoutines, nil, func(rows *sql.Rows) error {
+func (i *inspection) routines(ctx context.Context) error {
+	return dialect.ReadRows(ctx, i.q, "mysql: inspect routines", queryRoutines, nil, func(rows *sql.Rows) error {
 		r := &dialect.Routine{}
 		if err := rows.Scan(&r.Name, &r.Kind, &r.Body, &r.Comment); err != nil {
 			return err
 		}
 		r.Kind = strings.ToUpper(r.Kind)
-		cat.Routines[strings.ToLower(r.Name)] = r
+		i.cat.Routines[strings.ToLower(r.Name)] = r
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("mysql: inspect routines: %w", err)
-	}
-	return cat, nil
 }
 
 // queryTablesLike lists the tables of the schema whose names start with a prefix (LIKE with the
@@ -284,27 +291,7 @@ const queryTablesLike = `SELECT TABLE_NAME FROM information_schema.TABLES
 
 // Retired counts the rows of the tables whose names start with prefix.
 func (Dialect) Retired(ctx context.Context, q dialect.Querier, _ dialect.Server, prefix string) (map[string]int64, error) {
-	var names []string
-	err := dialect.EachRow(ctx, q, queryTablesLike, []any{likePrefix(prefix, '!')}, func(rows *sql.Rows) error {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return err
-		}
-		names = append(names, n)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]int64{}
-	for _, n := range names {
-		var c int64
-		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quote(n)).Scan(&c); err != nil {
-			return nil, err
-		}
-		out[n] = c
-	}
-	return out, nil
+	return dialect.RowCounts(ctx, q, quote, queryTablesLike, likePrefix(prefix, '!'))
 }
 
 // likePrefix escapes LIKE's wildcards in a literal prefix and appends %.

@@ -83,7 +83,7 @@ func (d Dialect) Render(t dialect.Target, step schema.Step) (dialect.Files, erro
 		if prev, ok := schema.PreviousRevision(t.Steps(), step); ok {
 			old := r.trigger(*prev.Trigger, prev.Rev())
 			return dialect.Files{
-				Up: "-- " + r.revisionDoc(step) + "\n" + revisionNote +
+				Up: "-- " + dialect.RevisionDoc(r.t, step) + "\n" + revisionNote +
 					strings.Join(swapStatements(tr, *step.Trigger), ";\n"),
 				Down: fmt.Sprintf("-- Back to step %d's definition; every column value (the seals included) stays.\n", prev.Version) + revisionNote +
 					strings.Join(swapStatements(old, *step.Trigger), ";\n"),
@@ -104,7 +104,7 @@ func (d Dialect) Render(t dialect.Target, step schema.Step) (dialect.Files, erro
 		return dialect.Files{
 			Up: "-- One index per online ALTER (writes go on, no table copy), built after the backfill. One at a time keeps each\n" +
 				"-- commit phase, which holds an exclusive metadata lock, short. MySQL has no partial indexes.\n" +
-				fmt.Sprintf("ALTER TABLE %s ADD INDEX %s (%s), ALGORITHM=INPLACE, LOCK=NONE", quote(n.Table), quote(name), quoteList(step.Index.Columns)),
+				fmt.Sprintf("ALTER TABLE %s ADD INDEX %s (%s), ALGORITHM=INPLACE, LOCK=NONE", quote(n.Table), quote(name), dialect.QuoteList(quote, step.Index.Columns)),
 			Down: "-- Drop the index online, before the columns it covers go.\n" +
 				fmt.Sprintf("ALTER TABLE %s DROP INDEX %s, ALGORITHM=INPLACE, LOCK=NONE", quote(n.Table), quote(name)),
 		}, nil
@@ -163,12 +163,21 @@ func columnDef(c schema.Column) string {
 	return s
 }
 
-func quoteList(cols []string) string {
-	q := make([]string, len(cols))
-	for i, c := range cols {
-		q[i] = quote(c)
+// baseColumnAttrs writes NULL or NOT NULL explicitly (a TIMESTAMP is otherwise NOT NULL on servers with
+// explicit_defaults_for_timestamp off) and CURRENT_TIMESTAMP without a precision for a column that has
+// none (the default's precision must match the column's).
+func baseColumnAttrs(c schema.BaseColumn) string {
+	s := " NULL"
+	if c.NotNull {
+		s = " NOT NULL"
 	}
-	return strings.Join(q, ", ")
+	if d, ok := defaults[c.Default]; ok {
+		if c.Default == schema.DefaultNow && !strings.Contains(c.Types["mysql"], "(6)") {
+			d = "CURRENT_TIMESTAMP"
+		}
+		s += " DEFAULT " + d
+	}
+	return s
 }
 
 // renderer holds the expressions every routine and trigger shares, written once for the target's
@@ -179,29 +188,9 @@ func (r renderer) col(role schema.Role) string { return quote(r.t.Col(role)) }
 
 func (r renderer) createTable() string {
 	l := r.t.Layout
-	var lines, pk []string
-	for _, c := range l.Base() {
-		name := l.ColumnName(c)
-		line := "    " + quote(name) + " " + c.Types["mysql"]
-		if c.NotNull {
-			line += " NOT NULL"
-		} else {
-			line += " NULL"
-		}
-		if d, ok := defaults[c.Default]; ok {
-			if c.Default == schema.DefaultNow && !strings.Contains(c.Types["mysql"], "(6)") {
-				d = "CURRENT_TIMESTAMP"
-			}
-			line += " DEFAULT " + d
-		}
-		lines = append(lines, line)
-		if c.PrimaryKey {
-			pk = append(pk, quote(name))
-		}
-	}
-	lines = append(lines, "    PRIMARY KEY ("+strings.Join(pk, ", ")+")")
+	lines := dialect.BaseTableLines(l, "mysql", quote, baseColumnAttrs)
 	for _, ix := range l.BaseIndexes() {
-		lines = append(lines, "    INDEX "+quote(ix.Name("mysql", l.Table))+" ("+quoteList(ix.ColumnsIn(l))+")")
+		lines = append(lines, "    INDEX "+quote(ix.Name("mysql", l.Table))+" ("+dialect.QuoteList(quote, ix.ColumnsIn(l))+")")
 	}
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n%s\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", quote(l.Table), strings.Join(lines, ",\n"))
 }
@@ -217,7 +206,7 @@ func (r renderer) createAuditLog() string {
 	}
 	lines = append(lines, "    PRIMARY KEY ("+quote(schema.Change.AuditColumns[0].Name)+")")
 	for _, ix := range schema.Change.AuditIndexes {
-		lines = append(lines, "    INDEX "+quote(ix.Name)+" ("+quoteList(ix.Columns)+")")
+		lines = append(lines, "    INDEX "+quote(ix.Name)+" ("+dialect.QuoteList(quote, ix.Columns)+")")
 	}
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n%s\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", quote(schema.Change.AuditLog), strings.Join(lines, ",\n"))
 }

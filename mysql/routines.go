@@ -48,7 +48,7 @@ func (r renderer) trigger(tr schema.Trigger, rev uint) triggerDef {
 		ipHash := rev < schema.RevisionKeyedIP
 		ipDoc := ""
 		if ipHash {
-			ipDoc = r.ipDoc()
+			ipDoc = dialect.IPDoc(r.t)
 		}
 		return triggerDef{name: n.Trigger(tr), timing: string(tr.Timing), event: string(tr.Event), table: n.Table,
 			doc: "New rows: risk range check, defaults, the canonical hash (an application-supplied one is kept)" +
@@ -58,22 +58,6 @@ func (r renderer) trigger(tr schema.Trigger, rev uint) triggerDef {
 	return triggerDef{name: n.Trigger(tr), timing: string(tr.Timing), event: string(tr.Event), table: n.Table,
 		doc:  "Updates: risk range check; a NULL-safe change of " + r.t.Col(schema.RoleLastAccessed) + " refreshes last_validated_at.",
 		body: r.updateTriggerBody()}
-}
-
-func (r renderer) ipDoc() string {
-	if !r.t.Has(schema.RoleIP) {
-		return ""
-	}
-	return " and created_ip_hash from " + r.t.Col(schema.RoleIP)
-}
-
-// revisionDoc is the comment of a step that installs a later revision of a trigger.
-func (r renderer) revisionDoc(step schema.Step) string {
-	if step.Rev() >= schema.RevisionKeyedIP && r.t.Has(schema.RoleIP) {
-		return "Security version 2: new rows no longer get the unkeyed created_ip_hash (an unkeyed SHA-256 of an IPv4 address\n" +
-			"-- is reversed by enumeration); it stays NULL until the library's sealer writes the keyed binding."
-	}
-	return "Security version 2: the insert trigger's definition of this release (this layout has no IP column: unchanged)."
 }
 
 // insertTriggerBody is the insert trigger's body; ipHash tells whether it fills the unkeyed
@@ -153,13 +137,13 @@ func (r renderer) keyset(limit string, op func(lower string) string) string {
 	fmt.Fprintf(&b, "    SELECT MIN(%s) INTO %s FROM %s;\n", k, lo, t)
 	fmt.Fprintf(&b, "    IF %s IS NOT NULL THEN\n", lo)
 	fmt.Fprintf(&b, "        SELECT MAX(%s) INTO %s FROM (\n            SELECT %s FROM %s WHERE %s >= %s ORDER BY %s LIMIT %s) AS b;\n", k, hi, k, t, k, lo, k, limit)
-	b.WriteString(indent(op(">="), "        "))
+	b.WriteString(dialect.Indent(op(">="), "        "))
 	fmt.Fprintf(&b, "        SET %s = %s;\n", lo, hi)
 	fmt.Fprintf(&b, "        WHILE %s IS NOT NULL DO\n", lo)
 	fmt.Fprintf(&b, "            SET %s = NULL;\n", hi)
 	fmt.Fprintf(&b, "            SELECT MAX(%s) INTO %s FROM (\n                SELECT %s FROM %s WHERE %s > %s ORDER BY %s LIMIT %s) AS b;\n", k, hi, k, t, k, lo, k, limit)
 	fmt.Fprintf(&b, "            IF %s IS NOT NULL THEN\n", hi)
-	b.WriteString(indent(op(">"), "                "))
+	b.WriteString(dialect.Indent(op(">"), "                "))
 	b.WriteString("            END IF;\n")
 	fmt.Fprintf(&b, "            SET %s = %s;\n", lo, hi)
 	b.WriteString("        END WHILE;\n    END IF;\n")
@@ -170,14 +154,6 @@ func (r renderer) keyset(limit string, op func(lower string) string) string {
 func (r renderer) inRange(lower string) string {
 	k := r.col(schema.RoleKey)
 	return fmt.Sprintf("%s %s %s AND %s <= %s", k, lower, lo, k, hi)
-}
-
-func indent(s, prefix string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i, l := range lines {
-		lines[i] = prefix + l
-	}
-	return strings.Join(lines, "\n") + "\n"
 }
 
 // utcPrologue makes the routine run in UTC and restores the caller's time zone on every exit: a
@@ -416,9 +392,7 @@ func (d Dialect) Objects(t dialect.Target, step schema.Step, _ dialect.Server) d
 		o.Indexes = append(o.Indexes, &dialect.Index{Table: t.Names.Table, Name: t.Names.Index(*step.Index),
 			Columns: step.Index.Columns, Valid: true, Method: "btree"})
 	case schema.StepAuditLog:
-		for _, ix := range schema.Change.AuditIndexes {
-			o.Indexes = append(o.Indexes, &dialect.Index{Table: schema.Change.AuditLog, Name: ix.Name, Columns: ix.Columns, Valid: true, Method: "btree"})
-		}
+		o.Indexes = append(o.Indexes, dialect.AuditIndexObjects()...)
 	case schema.StepTrigger:
 		tr := r.trigger(*step.Trigger, step.Rev())
 		o.Triggers = append(o.Triggers, &dialect.Trigger{Name: tr.name, Table: tr.table, Timing: tr.timing, Event: tr.event, Row: true, Body: tr.body})

@@ -177,9 +177,25 @@ func (Dialect) Family(typ string) dialect.Family {
 // Inspect reads relations, columns, indexes, triggers, routines and CHECK constraints of
 // current_schema(): seven queries, whatever the number of objects.
 func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Server, tables []string) (*dialect.Catalog, error) {
-	cat := dialect.NewCatalog(srv.Schema)
-	arr := textArray(tables)
-	if err := dialect.EachRow(ctx, q, queryTables, []any{arr}, func(rows *sql.Rows) error {
+	i := &inspection{d: d, q: q, srv: srv, cat: dialect.NewCatalog(srv.Schema), tables: tables, arr: textArray(tables)}
+	if err := dialect.Reads(ctx, i.relations, i.resolves, i.columns, i.indexes, i.triggers, i.routines, i.checks); err != nil {
+		return nil, err
+	}
+	return i.cat, nil
+}
+
+// inspection is one Inspect call: one method a catalog query, each adding what it reads to cat.
+type inspection struct {
+	d      Dialect
+	q      dialect.Querier
+	srv    dialect.Server
+	cat    *dialect.Catalog
+	tables []string
+	arr    string // tables as a text[] literal
+}
+
+func (i *inspection) relations(ctx context.Context) error {
+	return dialect.ReadRows(ctx, i.q, "postgres: inspect tables", queryTables, []any{i.arr}, func(rows *sql.Rows) error {
 		t := &dialect.Table{}
 		var kind string
 		if err := rows.Scan(&t.Name, &kind, &t.Rows); err != nil {
@@ -194,43 +210,51 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 		default:
 			t.Kind = dialect.TableOther
 		}
-		cat.Tables[t.Name] = t
+		i.cat.Tables[t.Name] = t
 		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("postgres: inspect tables: %w", err)
-	}
-	if len(tables) > 0 {
-		var resolved sql.NullString
-		err := q.QueryRowContext(ctx, queryResolves, tables[0]).Scan(&resolved)
-		if err != nil && err != sql.ErrNoRows {
-			return nil, fmt.Errorf("postgres: resolve %s: %w", tables[0], err)
-		}
-		if resolved.Valid && resolved.String != srv.Schema {
-			cat.Resolved = resolved.String
-		}
-	}
+	})
+}
 
-	if err := dialect.EachRow(ctx, q, queryColumns, []any{arr}, func(rows *sql.Rows) error {
+// resolves records the schema the first table (the session table) resolves to through search_path,
+// when it is not the current schema.
+func (i *inspection) resolves(ctx context.Context) error {
+	if len(i.tables) == 0 {
+		return nil
+	}
+	var resolved sql.NullString
+	err := i.q.QueryRowContext(ctx, queryResolves, i.tables[0]).Scan(&resolved)
+	if err != nil && err != sql.ErrNoRows {
+		return fmt.Errorf("postgres: resolve %s: %w", i.tables[0], err)
+	}
+	if resolved.Valid && resolved.String != i.srv.Schema {
+		i.cat.Resolved = resolved.String
+	}
+	return nil
+}
+
+func (i *inspection) columns(ctx context.Context) error {
+	return dialect.ReadRows(ctx, i.q, "postgres: inspect columns", queryColumns, []any{i.arr}, func(rows *sql.Rows) error {
 		var table string
 		var def sql.NullString
 		c := &dialect.Column{}
 		if err := rows.Scan(&table, &c.Name, &c.Type, &c.Length, &c.Nullable, &def, &c.Comment); err != nil {
 			return err
 		}
-		c.Family = d.Family(c.Type)
+		c.Family = i.d.Family(c.Type)
 		if def.Valid {
 			n := normalizeDefault(def.String)
 			c.Default = &n
 		}
-		if t := cat.Tables[table]; t != nil {
+		if t := i.cat.Tables[table]; t != nil {
 			t.Columns = append(t.Columns, c)
 		}
 		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("postgres: inspect columns: %w", err)
-	}
+	})
+}
 
-	if err := dialect.EachRow(ctx, q, queryIndexes, []any{arr, textArray(ourIndexNames(tables))}, func(rows *sql.Rows) error {
+func (i *inspection) indexes(ctx context.Context) error {
+	args := []any{i.arr, textArray(ourIndexNames(i.tables))}
+	return dialect.ReadRows(ctx, i.q, "postgres: inspect indexes", queryIndexes, args, func(rows *sql.Rows) error {
 		ix := &dialect.Index{}
 		var cols sql.NullString
 		if err := rows.Scan(&ix.Table, &ix.Name, &ix.Unique, &ix.Primary, &ix.Valid, &ix.Predicate, &ix.Method, &cols); err != nil {
@@ -240,13 +264,13 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 			ix.Columns = strings.Split(cols.String, "\x1f")
 		}
 		ix.Predicate = normalizeExpr(ix.Predicate)
-		cat.Indexes = append(cat.Indexes, ix)
+		i.cat.Indexes = append(i.cat.Indexes, ix)
 		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("postgres: inspect indexes: %w", err)
-	}
+	})
+}
 
-	if err := dialect.EachRow(ctx, q, queryTriggers, nil, func(rows *sql.Rows) error {
+func (i *inspection) triggers(ctx context.Context) error {
+	return dialect.ReadRows(ctx, i.q, "postgres: inspect triggers", queryTriggers, nil, func(rows *sql.Rows) error {
 		tg := &dialect.Trigger{}
 		var tgtype int
 		if err := rows.Scan(&tg.Name, &tg.Table, &tgtype, &tg.Body, &tg.Function); err != nil {
@@ -254,13 +278,13 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 		}
 		tg.Timing, tg.Event = decodeTgtype(tgtype)
 		tg.Row = tgtype&1 != 0
-		cat.Triggers = append(cat.Triggers, tg)
+		i.cat.Triggers = append(i.cat.Triggers, tg)
 		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("postgres: inspect triggers: %w", err)
-	}
+	})
+}
 
-	if err := dialect.EachRow(ctx, q, queryRoutines, nil, func(rows *sql.Rows) error {
+func (i *inspection) routines(ctx context.Context) error {
+	return dialect.ReadRows(ctx, i.q, "postgres: inspect routines", queryRoutines, nil, func(rows *sql.Rows) error {
 		r := &dialect.Routine{}
 		var kind string
 		if err := rows.Scan(&r.Name, &kind, &r.Body, &r.Comment, &r.Signature); err != nil {
@@ -270,48 +294,26 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 		if kind == "p" {
 			r.Kind = "PROCEDURE"
 		}
-		cat.Routines[strings.ToLower(r.Name)] = r
+		i.cat.Routines[strings.ToLower(r.Name)] = r
 		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("postgres: inspect routines: %w", err)
-	}
+	})
+}
 
-	if err := dialect.EachRow(ctx, q, queryChecks, []any{arr}, func(rows *sql.Rows) error {
+func (i *inspection) checks(ctx context.Context) error {
+	return dialect.ReadRows(ctx, i.q, "postgres: inspect checks", queryChecks, []any{i.arr}, func(rows *sql.Rows) error {
 		c := &dialect.Check{}
 		if err := rows.Scan(&c.Table, &c.Name, &c.Expr, &c.Validated); err != nil {
 			return err
 		}
 		c.Expr = normalizeCheck(c.Expr)
-		cat.Checks = append(cat.Checks, c)
+		i.cat.Checks = append(i.cat.Checks, c)
 		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("postgres: inspect checks: %w", err)
-	}
-	return cat, nil
+	})
 }
 
 // Retired counts the rows of the tables whose names start with prefix.
 func (Dialect) Retired(ctx context.Context, q dialect.Querier, _ dialect.Server, prefix string) (map[string]int64, error) {
-	var names []string
-	if err := dialect.EachRow(ctx, q, queryTablesLike, []any{prefix}, func(rows *sql.Rows) error {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return err
-		}
-		names = append(names, n)
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	out := map[string]int64{}
-	for _, n := range names {
-		var c int64
-		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+quote(n)).Scan(&c); err != nil {
-			return nil, err
-		}
-		out[n] = c
-	}
-	return out, nil
+	return dialect.RowCounts(ctx, q, quote, queryTablesLike, prefix)
 }
 
 // decodeTgtype turns pg_trigger.tgtype into timing and event(s) ("INSERT", "UPDATE", "INSERT OR UPDATE").

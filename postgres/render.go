@@ -97,7 +97,7 @@ func (d Dialect) Render(t dialect.Target, step schema.Step) (dialect.Files, erro
 			// (no table lock, no moment without it); the trigger itself stays.
 			old, _ := r.trigger(*prev.Trigger, prev.Rev())
 			return dialect.Files{
-				Up:   "-- " + r.revisionDoc(step) + "\n" + bind(fn.create()),
+				Up:   "-- " + dialect.RevisionDoc(r.t, step) + "\n" + bind(fn.create()),
 				Down: fmt.Sprintf("-- Back to step %d's definition of the function; every column value (the seals included) stays.\n", prev.Version) + bind(old.create()),
 			}, nil
 		}
@@ -118,12 +118,12 @@ func (d Dialect) Render(t dialect.Target, step schema.Step) (dialect.Files, erro
 		name := n.Index(*ix)
 		where := ""
 		if ix.Partial != nil {
-			where = " WHERE " + predicate(*ix.Partial)
+			where = " WHERE " + dialect.Predicate(quote, *ix.Partial)
 		}
 		return dialect.Files{
 			Up: "-- Built online (CONCURRENTLY: no write lock; alone in its file), after the backfill. A cut-off build leaves an\n" +
 				"-- INVALID index, which the library drops before it builds again.\n" +
-				fmt.Sprintf("CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s)%s;", quote(name), tbl, quoteList(ix.Columns), where),
+				fmt.Sprintf("CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s)%s;", quote(name), tbl, dialect.QuoteList(quote, ix.Columns), where),
 			Down: "-- Dropped without blocking writes (alone in its file).\n" + fmt.Sprintf("DROP INDEX CONCURRENTLY IF EXISTS %s;", quote(name)),
 		}, nil
 	case schema.StepAuditLog:
@@ -143,21 +143,6 @@ func (d Dialect) Render(t dialect.Target, step schema.Step) (dialect.Files, erro
 		return dialect.Files{Up: step.Extra.Up[d.Name()], Down: step.Extra.Down[d.Name()]}, nil
 	}
 	return dialect.Files{}, fmt.Errorf("postgres: no rendering for step %d", step.Version)
-}
-
-func predicate(p schema.Predicate) string {
-	if p.Op == schema.GreaterThan0 {
-		return quote(p.Column) + " > 0"
-	}
-	return quote(p.Column) + " IS NOT NULL"
-}
-
-func quoteList(cols []string) string {
-	q := make([]string, len(cols))
-	for i, c := range cols {
-		q[i] = quote(c)
-	}
-	return strings.Join(q, ", ")
 }
 
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -186,22 +171,7 @@ func (r renderer) tbl() string { return schemaMark + "." + quote(r.t.Names.Table
 
 func (r renderer) createTable() string {
 	l := r.t.Layout
-	var lines, pk []string
-	for _, c := range l.Base() {
-		name := l.ColumnName(c)
-		line := "    " + quote(name) + " " + c.Types["postgres"]
-		if c.NotNull {
-			line += " NOT NULL"
-		}
-		if d, ok := defaults[c.Default]; ok {
-			line += " DEFAULT " + d
-		}
-		lines = append(lines, line)
-		if c.PrimaryKey {
-			pk = append(pk, quote(name))
-		}
-	}
-	lines = append(lines, "    PRIMARY KEY ("+strings.Join(pk, ", ")+")")
+	lines := dialect.BaseTableLines(l, "postgres", quote, dialect.NotNullDefault(defaults))
 	create := fmt.Sprintf("CREATE TABLE %s (\n%s\n)", quote(l.Table), strings.Join(lines, ",\n"))
 	if len(l.BaseIndexes()) == 0 {
 		return strings.Replace(create, "CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1) + ";"
@@ -210,24 +180,16 @@ func (r renderer) createTable() string {
 	// big table would block its writers.
 	var b strings.Builder
 	b.WriteString("DO $sessionsec$\nBEGIN\n    IF pg_catalog.to_regclass(" + literal(quote(l.Table)) + ") IS NULL THEN\n")
-	b.WriteString(indent(create+";", "        "))
+	b.WriteString(dialect.Indent(create+";", "        "))
 	for _, ix := range l.BaseIndexes() {
 		where := ""
 		if ix.WhereActive {
 			where = " WHERE " + quote(l.Column(schema.RoleActive)) + " = true"
 		}
-		b.WriteString(fmt.Sprintf("        CREATE INDEX %s ON %s (%s)%s;\n", quote(ix.Name("postgres", l.Table)), quote(l.Table), quoteList(ix.ColumnsIn(l)), where))
+		b.WriteString(fmt.Sprintf("        CREATE INDEX %s ON %s (%s)%s;\n", quote(ix.Name("postgres", l.Table)), quote(l.Table), dialect.QuoteList(quote, ix.ColumnsIn(l)), where))
 	}
 	b.WriteString("    END IF;\nEND\n$sessionsec$;")
 	return b.String()
-}
-
-func indent(s, prefix string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i, l := range lines {
-		lines[i] = prefix + l
-	}
-	return strings.Join(lines, "\n") + "\n"
 }
 
 func (r renderer) addColumns() string {
@@ -283,7 +245,7 @@ func (r renderer) createAuditLog() string {
 	}
 	s := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n%s\n);\n", quote(schema.Change.AuditLog), strings.Join(lines, ",\n"))
 	for _, ix := range schema.Change.AuditIndexes {
-		s += fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s);\n", quote(ix.Name), quote(schema.Change.AuditLog), quoteList(ix.Columns))
+		s += fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s);\n", quote(ix.Name), quote(schema.Change.AuditLog), dialect.QuoteList(quote, ix.Columns))
 	}
 	return strings.TrimSuffix(s, "\n")
 }

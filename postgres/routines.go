@@ -66,7 +66,7 @@ func (r renderer) trigger(tr schema.Trigger, rev uint) (routineDef, triggerDef) 
 		fn := routineDef{name: n.InsertFunction, kind: "FUNCTION", returns: "trigger",
 			traits: "LANGUAGE plpgsql\n" + boundPath, body: r.insertBody(rev < schema.RevisionKeyedIP)}
 		return fn, triggerDef{name: n.Trigger(tr), table: n.Table, timing: "BEFORE", event: "INSERT", function: n.InsertFunction,
-			doc: "New rows: defaults and the canonical hash (an application-supplied one is kept)" + r.ipDoc() +
+			doc: "New rows: defaults and the canonical hash (an application-supplied one is kept)" + dialect.IPDoc(r.t) +
 				". Installed before the backfill,\n-- so rows written meanwhile never keep a NULL hash. The risk range is the table's CHECK."}
 	}
 	la := r.col(schema.RoleLastAccessed)
@@ -82,22 +82,6 @@ END
 	return fn, triggerDef{name: n.Trigger(tr), table: n.Table, timing: "BEFORE", event: "UPDATE", function: n.UpdateFunction,
 		when: fmt.Sprintf("NEW.%[1]s IS DISTINCT FROM OLD.%[1]s", la),
 		doc:  "Updates: a NULL-safe change of " + r.t.Col(schema.RoleLastAccessed) + " refreshes last_validated_at; the WHEN clause keeps other updates\n-- (the backfill) cheap."}
-}
-
-func (r renderer) ipDoc() string {
-	if !r.t.Has(schema.RoleIP) {
-		return ""
-	}
-	return " and created_ip_hash from " + r.t.Col(schema.RoleIP)
-}
-
-// revisionDoc is the comment of a step that installs a later revision of a trigger.
-func (r renderer) revisionDoc(step schema.Step) string {
-	if step.Rev() >= schema.RevisionKeyedIP && r.t.Has(schema.RoleIP) {
-		return "Security version 2: new rows no longer get the unkeyed created_ip_hash (an unkeyed SHA-256 of an IPv4 address\n" +
-			"-- is reversed by enumeration); it stays NULL until the library's sealer writes the keyed binding."
-	}
-	return "Security version 2: the insert trigger's definition of this release (this layout has no IP column: unchanged)."
 }
 
 // insertBody is the insert trigger function's body; ipHash tells whether it fills the unkeyed
@@ -195,7 +179,7 @@ func (r renderer) keyset(limit string, op func(inRange string) string) string {
         v_last := v_max;
         COMMIT;
     END LOOP;
-`, k, t, limit, indent(op(le), "            "), indent(op(k+" OPERATOR(pg_catalog.>) v_last AND "+le), "            "))
+`, k, t, limit, dialect.Indent(op(le), "            "), dialect.Indent(op(k+" OPERATOR(pg_catalog.>) v_last AND "+le), "            "))
 }
 
 func (r renderer) keyDecl() string {
@@ -426,9 +410,7 @@ func (d Dialect) Objects(t dialect.Target, step schema.Step, srv dialect.Server)
 		}
 		o.Indexes = append(o.Indexes, ix)
 	case schema.StepAuditLog:
-		for _, ix := range schema.Change.AuditIndexes {
-			o.Indexes = append(o.Indexes, &dialect.Index{Table: schema.Change.AuditLog, Name: ix.Name, Columns: ix.Columns, Valid: true, Method: "btree"})
-		}
+		o.Indexes = append(o.Indexes, dialect.AuditIndexObjects()...)
 	case schema.StepTrigger:
 		fn, tr := r.trigger(*step.Trigger, step.Rev())
 		o.Triggers = append(o.Triggers, &dialect.Trigger{Name: tr.name, Table: tr.table, Timing: tr.timing, Event: tr.event, Row: true,

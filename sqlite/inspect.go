@@ -83,9 +83,24 @@ func jsonArray(ss []string) string {
 // Inspect reads tables, columns, indexes, CHECK constraints and triggers in four queries. SQLite has
 // no routines and no column comments.
 func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Server, tables []string) (*dialect.Catalog, error) {
-	cat := dialect.NewCatalog(srv.Schema)
-	arg := jsonArray(tables)
-	if err := dialect.EachRow(ctx, q, qTables, []any{arg}, func(rows *sql.Rows) error {
+	i := &inspection{d: d, q: q, cat: dialect.NewCatalog(srv.Schema), arg: jsonArray(tables)}
+	if err := dialect.Reads(ctx, i.tables, i.columns, i.indexes, i.triggers); err != nil {
+		return nil, err
+	}
+	return i.cat, nil
+}
+
+// inspection is one Inspect call: one method a catalog query, each adding what it reads to cat.
+type inspection struct {
+	d   Dialect
+	q   dialect.Querier
+	cat *dialect.Catalog
+	arg string // the table names as a JSON array
+}
+
+// tables reads the tables and, from their CREATE text, their named CHECK constraints.
+func (i *inspection) tables(ctx context.Context) error {
+	return dialect.ReadRows(ctx, i.q, "sqlite: reading tables", qTables, []any{i.arg}, func(rows *sql.Rows) error {
 		var typ string
 		t := &dialect.Table{Rows: -1}
 		if err := rows.Scan(&typ, &t.Name, &t.SQL); err != nil {
@@ -94,33 +109,37 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 		if typ == "view" {
 			t.Kind = dialect.TableView
 		}
-		cat.Tables[t.Name] = t
+		i.cat.Tables[t.Name] = t
 		for name, expr := range namedChecks(t.SQL) {
-			cat.Checks = append(cat.Checks, &dialect.Check{Table: t.Name, Name: name, Expr: expr, Validated: true})
+			i.cat.Checks = append(i.cat.Checks, &dialect.Check{Table: t.Name, Name: name, Expr: expr, Validated: true})
 		}
 		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("sqlite: reading tables: %w", err)
-	}
-	if err := dialect.EachRow(ctx, q, qColumns, []any{arg}, func(rows *sql.Rows) error {
+	})
+}
+
+func (i *inspection) columns(ctx context.Context) error {
+	return dialect.ReadRows(ctx, i.q, "sqlite: reading columns", qColumns, []any{i.arg}, func(rows *sql.Rows) error {
 		var tbl, name, typ string
 		var notNull, pk int
 		var dflt sql.NullString
 		if err := rows.Scan(&tbl, &name, &typ, &notNull, &dflt, &pk); err != nil {
 			return err
 		}
-		t := cat.Tables[tbl]
+		t := i.cat.Tables[tbl]
 		if t == nil {
 			return nil
 		}
-		t.Columns = append(t.Columns, &dialect.Column{Name: name, Type: strings.ToLower(typ), Family: d.Family(typ),
+		t.Columns = append(t.Columns, &dialect.Column{Name: name, Type: strings.ToLower(typ), Family: i.d.Family(typ),
 			Nullable: notNull == 0, Default: normDefault(dflt)})
 		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("sqlite: reading columns: %w", err)
-	}
+	})
+}
+
+// indexes reads one row per key part, in order (a row of another index starts a new one), then adds
+// the rowid of the tables whose key it is.
+func (i *inspection) indexes(ctx context.Context) error {
 	var current *dialect.Index
-	if err := dialect.EachRow(ctx, q, qIndexes, []any{arg}, func(rows *sql.Rows) error {
+	err := dialect.ReadRows(ctx, i.q, "sqlite: reading indexes", qIndexes, []any{i.arg}, func(rows *sql.Rows) error {
 		var tbl, name, origin, text string
 		var unique int
 		var col sql.NullString
@@ -130,7 +149,7 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 		if current == nil || current.Table != tbl || current.Name != name {
 			current = &dialect.Index{Table: tbl, Name: name, Unique: unique != 0, Primary: origin == "pk", Valid: true,
 				Method: "btree", Predicate: indexPredicate(text)}
-			cat.Indexes = append(cat.Indexes, current)
+			i.cat.Indexes = append(i.cat.Indexes, current)
 		}
 		c := "(expression)"
 		if col.Valid {
@@ -138,10 +157,17 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 		}
 		current.Columns = append(current.Columns, c)
 		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("sqlite: reading indexes: %w", err)
+	})
+	if err != nil {
+		return err
 	}
-	// An INTEGER PRIMARY KEY is the rowid and has no index of its own: it is unique all the same.
+	rowidIndexes(i.cat)
+	return nil
+}
+
+// rowidIndexes adds the rowid of every table whose INTEGER PRIMARY KEY it is: that key has no index of
+// its own, and is unique all the same.
+func rowidIndexes(cat *dialect.Catalog) {
 	for _, t := range cat.Tables {
 		for _, c := range t.Columns {
 			if pkColumn(t.SQL, c.Name) && cat.Index(t.Name, "(rowid)") == nil && !hasPrimary(cat, t.Name) {
@@ -149,18 +175,18 @@ func (d Dialect) Inspect(ctx context.Context, q dialect.Querier, srv dialect.Ser
 			}
 		}
 	}
-	if err := dialect.EachRow(ctx, q, qTriggers, nil, func(rows *sql.Rows) error {
+}
+
+func (i *inspection) triggers(ctx context.Context) error {
+	return dialect.ReadRows(ctx, i.q, "sqlite: reading triggers", qTriggers, nil, func(rows *sql.Rows) error {
 		tr := &dialect.Trigger{Row: true}
 		if err := rows.Scan(&tr.Name, &tr.Table, &tr.Body); err != nil {
 			return err
 		}
 		tr.Timing, tr.Event = parseTrigger(tr.Body)
-		cat.Triggers = append(cat.Triggers, tr)
+		i.cat.Triggers = append(i.cat.Triggers, tr)
 		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("sqlite: reading triggers: %w", err)
-	}
-	return cat, nil
+	})
 }
 
 func hasPrimary(cat *dialect.Catalog, table string) bool {
@@ -190,26 +216,7 @@ func pkColumn(tableSQL, col string) bool {
 
 // Retired counts the rows of the tables whose names start with prefix.
 func (Dialect) Retired(ctx context.Context, q dialect.Querier, _ dialect.Server, prefix string) (map[string]int64, error) {
-	var names []string
-	if err := dialect.EachRow(ctx, q, qTablesLike, []any{prefix}, func(rows *sql.Rows) error {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return err
-		}
-		names = append(names, n)
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	out := map[string]int64{}
-	for _, n := range names {
-		var c int64
-		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+quote(n)).Scan(&c); err != nil {
-			return nil, err
-		}
-		out[n] = c
-	}
-	return out, nil
+	return dialect.RowCounts(ctx, q, quote, qTablesLike, prefix)
 }
 
 var spaces = regexp.MustCompile(`\s+`)

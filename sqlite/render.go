@@ -66,7 +66,7 @@ func (d Dialect) Render(t dialect.Target, step schema.Step) (dialect.Files, erro
 		if prev, ok := schema.PreviousRevision(t.Steps(), step); ok {
 			_, old := r.trigger(*prev.Trigger, prev.Rev())
 			return dialect.Files{
-				Up: "-- " + r.revisionDoc(step) + "\n-- Replaced in this file's transaction: writers never run without the trigger.\nDROP TRIGGER IF EXISTS " +
+				Up: "-- " + dialect.RevisionDoc(r.t, step) + "\n-- Replaced in this file's transaction: writers never run without the trigger.\nDROP TRIGGER IF EXISTS " +
 					quote(name) + ";\n" + create + ";",
 				Down: fmt.Sprintf("-- Back to step %d's definition; every column value (the seals included) stays.\nDROP TRIGGER IF EXISTS %s;\n%s;",
 					prev.Version, quote(name), old),
@@ -87,11 +87,11 @@ func (d Dialect) Render(t dialect.Target, step schema.Step) (dialect.Files, erro
 		ix := step.Index
 		where := ""
 		if ix.Partial != nil {
-			where = "\n    WHERE " + predicate(*ix.Partial)
+			where = "\n    WHERE " + dialect.Predicate(quote, *ix.Partial)
 		}
 		name := n.Index(*ix)
 		return dialect.Files{
-			Up:   "-- Built after the backfill.\n" + fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)%s;", quote(name), quote(n.Table), quoteList(ix.Columns), where),
+			Up:   "-- Built after the backfill.\n" + fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)%s;", quote(name), quote(n.Table), dialect.QuoteList(quote, ix.Columns), where),
 			Down: "-- Before the columns it covers go.\n" + fmt.Sprintf("DROP INDEX IF EXISTS %s;", quote(name)),
 		}, nil
 	case schema.StepAuditLog:
@@ -110,21 +110,6 @@ func (d Dialect) Render(t dialect.Target, step schema.Step) (dialect.Files, erro
 		return dialect.Files{Up: step.Extra.Up[d.Name()], Down: step.Extra.Down[d.Name()]}, nil
 	}
 	return dialect.Files{}, fmt.Errorf("sqlite: no rendering for step %d", step.Version)
-}
-
-func predicate(p schema.Predicate) string {
-	if p.Op == schema.GreaterThan0 {
-		return quote(p.Column) + " > 0"
-	}
-	return quote(p.Column) + " IS NOT NULL"
-}
-
-func quoteList(cols []string) string {
-	q := make([]string, len(cols))
-	for i, c := range cols {
-		q[i] = quote(c)
-	}
-	return strings.Join(q, ", ")
 }
 
 func columnDef(c schema.Column) string {
@@ -180,7 +165,7 @@ func createAuditLog() string {
 	}
 	s := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n%s\n);\n", quote(schema.Change.AuditLog), strings.Join(lines, ",\n"))
 	for _, ix := range schema.Change.AuditIndexes {
-		s += fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s);\n", quote(ix.Name), quote(schema.Change.AuditLog), quoteList(ix.Columns))
+		s += fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s);\n", quote(ix.Name), quote(schema.Change.AuditLog), dialect.QuoteList(quote, ix.Columns))
 	}
 	return strings.TrimSuffix(s, "\n")
 }
@@ -202,7 +187,7 @@ func retireTable(table string, cols []string) string {
 	}
 	defs = append(defs, "    \"retired_at\" TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP")
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n%s\n);\nINSERT INTO %s (%s, \"retired_at\")\nSELECT %s, CURRENT_TIMESTAMP FROM %s;\nDROP TABLE %s;",
-		retired, strings.Join(defs, ",\n"), retired, quoteList(cols), quoteList(cols), quote(table), quote(table))
+		retired, strings.Join(defs, ",\n"), retired, dialect.QuoteList(quote, cols), dialect.QuoteList(quote, cols), quote(table), quote(table))
 }
 
 // retireArchive is retireTable for the archive, whose columns are whatever the session table had.
@@ -219,29 +204,14 @@ func (r renderer) col(role schema.Role) string { return quote(r.t.Col(role)) }
 
 func (r renderer) createTable() string {
 	l := r.t.Layout
-	var lines, pk []string
-	for _, c := range l.Base() {
-		name := l.ColumnName(c)
-		line := "    " + quote(name) + " " + c.Types["sqlite"]
-		if c.NotNull {
-			line += " NOT NULL"
-		}
-		if d, ok := defaults[c.Default]; ok {
-			line += " DEFAULT " + d
-		}
-		lines = append(lines, line)
-		if c.PrimaryKey {
-			pk = append(pk, quote(name))
-		}
-	}
-	lines = append(lines, "    PRIMARY KEY ("+strings.Join(pk, ", ")+")")
+	lines := dialect.BaseTableLines(l, "sqlite", quote, dialect.NotNullDefault(defaults))
 	s := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n%s\n);", quote(l.Table), strings.Join(lines, ",\n"))
 	for _, ix := range l.BaseIndexes() {
 		where := ""
 		if ix.WhereActive {
 			where = " WHERE " + quote(l.Column(schema.RoleActive)) + " = 1"
 		}
-		s += fmt.Sprintf("\nCREATE INDEX IF NOT EXISTS %s ON %s (%s)%s;", quote(ix.Name("sqlite", l.Table)), quote(l.Table), quoteList(ix.ColumnsIn(l)), where)
+		s += fmt.Sprintf("\nCREATE INDEX IF NOT EXISTS %s ON %s (%s)%s;", quote(ix.Name("sqlite", l.Table)), quote(l.Table), dialect.QuoteList(quote, ix.ColumnsIn(l)), where)
 	}
 	return s
 }
@@ -279,15 +249,6 @@ func (r renderer) backfillPending() string {
 		return `"security_hash" IS NULL OR ("created_ip_hash" IS NULL AND ` + r.col(schema.RoleIP) + ` IS NOT NULL)`
 	}
 	return `"security_hash" IS NULL`
-}
-
-// revisionDoc is the comment of a step that installs a later revision of a trigger.
-func (r renderer) revisionDoc(step schema.Step) string {
-	if step.Rev() >= schema.RevisionKeyedIP && r.t.Has(schema.RoleIP) {
-		return "Security version 2: new rows no longer get the unkeyed created_ip_hash (an unkeyed SHA-256 of an IPv4 address\n" +
-			"-- is reversed by enumeration); it stays NULL until the library's sealer writes the keyed binding."
-	}
-	return "Security version 2: the insert trigger's definition of this release (this layout has no IP column: unchanged)."
 }
 
 func (r renderer) triggerDoc(tr schema.Trigger) string {
@@ -351,13 +312,11 @@ func (d Dialect) Objects(t dialect.Target, step schema.Step, _ dialect.Server) d
 	case schema.StepIndex:
 		ix := &dialect.Index{Table: n.Table, Name: n.Index(*step.Index), Columns: step.Index.Columns, Valid: true, Method: "btree"}
 		if step.Index.Partial != nil {
-			ix.Predicate = norm(predicate(*step.Index.Partial))
+			ix.Predicate = norm(dialect.Predicate(quote, *step.Index.Partial))
 		}
 		o.Indexes = append(o.Indexes, ix)
 	case schema.StepAuditLog:
-		for _, ix := range schema.Change.AuditIndexes {
-			o.Indexes = append(o.Indexes, &dialect.Index{Table: schema.Change.AuditLog, Name: ix.Name, Columns: ix.Columns, Valid: true, Method: "btree"})
-		}
+		o.Indexes = append(o.Indexes, dialect.AuditIndexObjects()...)
 	case schema.StepTrigger:
 		name, create := r.trigger(*step.Trigger, step.Rev())
 		o.Triggers = append(o.Triggers, &dialect.Trigger{Name: name, Table: n.Table, Timing: "AFTER", Event: string(step.Trigger.Event), Row: true, Body: create})
