@@ -11,6 +11,7 @@ import (
 
 	"github.com/agui-go/sessionsec/internal/dialecttest"
 	"github.com/agui-go/sessionsec/internal/testdb"
+	"github.com/agui-go/sessionsec/internal/testtopo"
 	"github.com/agui-go/sessionsec/mysql"
 )
 
@@ -40,4 +41,11 @@ func TestConformance(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestConformanceGalera runs the lease lock's case across two nodes of the Galera cluster
+// (scripts/topology.sh): the lock the library takes there, since a named lock is local to one node.
+func TestConformanceGalera(t *testing.T) {
+	g := testtopo.Galera(t)
+	dialecttest.RunLease(t, mysql.Dialect{}, g.Nodes[0], g.Open(t, 1))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agui-go/sessionsec/internal/dialecttest"
 	"github.com/agui-go/sessionsec/internal/testdb"
+	"github.com/agui-go/sessionsec/internal/testtopo"
 	"github.com/agui-go/sessionsec/postgres"
 )
 
@@ -55,4 +56,12 @@ func stock(ctx context.Context, _ *sql.DB, conn *sql.Conn, table string) (databa
 		return nil, err
 	}
 	return mpg.WithConnection(ctx, conn, &mpg.Config{MigrationsTable: table, DatabaseName: "/" + name})
+}
+
+// TestConformancePgBouncer runs the lease lock's case through PgBouncer in transaction pooling
+// (scripts/topology.sh), with lib/pq on one side and pgx on the other: the lock the library takes there,
+// since a session advisory lock would stay on whichever server connection the pooler gave.
+func TestConformancePgBouncer(t *testing.T) {
+	p := testtopo.PgBouncer(t)
+	dialecttest.RunLease(t, postgres.Dialect{}, p.Open(t, "postgres"), p.Open(t, "pgx"))
 }

@@ -124,6 +124,12 @@ func Run(t *testing.T, d dialect.Dialect, open Opener, opts Options) {
 	t.Run("ReadVersion", func(t *testing.T) { testReadVersionMissing(t, d, open(t)) })
 	t.Run("VersionTable", func(t *testing.T) { testVersionTable(t, d, open(t), opts) })
 	t.Run("Lock", func(t *testing.T) { testLockAcrossPools(t, d, open(t)) })
+	if l, ok := d.(dialect.Leaser); ok {
+		t.Run("Lease", func(t *testing.T) {
+			db := open(t)
+			RunLease(t, l, db.DB, db.Open(t))
+		})
+	}
 	t.Run("Errors", func(t *testing.T) {
 		t.Run("LockTimeout", func(t *testing.T) { testLockTimeout(t, d, open(t)) })
 		t.Run("RowConflict", func(t *testing.T) { testRowConflict(t, d, open(t)) })
