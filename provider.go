@@ -9,7 +9,8 @@ import (
 )
 
 // Provider is one handle on one database: its dialect, the session table and the migrations table,
-// resolved and checked once by New. Its methods are safe for concurrent use; each call works on a
+// resolved and checked once by New. Its methods are the whole API (the package-level functions of the
+// same names mirror them for one-off calls). They are safe for concurrent use; each call works on a
 // connection of its own and leaves nothing behind in db's pool.
 type Provider struct {
 	db  *sql.DB
