@@ -58,7 +58,7 @@ func childMain() int {
 		opts = append(opts, sessionsec.WithLeaseTTL(ttl))
 	}
 	if os.Getenv("SESSIONSEC_CHILD_OP") == "rollback" {
-		if err := sessionsec.Rollback(ctx, db, sessionsec.WithStepHook(hook)); err != nil {
+		if _, err := rollback(ctx, db, sessionsec.WithStepHook(hook)); err != nil {
 			fmt.Fprintln(os.Stderr, "child Rollback:", err)
 			return 1
 		}

@@ -131,20 +131,72 @@ func ExampleNew() {
 }
 
 // Rollback is the emergency rollback; Validate with ExpectRolledBack confirms nothing is left.
-func ExampleRollback() {
+func ExampleProvider_Rollback() {
 	db, done := exampleDB()
 	defer done()
 	ctx := context.Background()
 	_ = sessionsec.Migrate(ctx, db, quiet)
 
-	if err := sessionsec.Rollback(ctx, db, quiet); err != nil {
+	p, err := sessionsec.New(db, quiet)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := p.Rollback(ctx); err != nil {
 		fmt.Println("rollback:", err)
 		return
 	}
-	rep, err := sessionsec.Validate(ctx, db, sessionsec.ExpectRolledBack())
+	rep, err := p.Validate(ctx, sessionsec.ExpectRolledBack())
 	fmt.Println(rep.OK(), err)
 	// Output:
 	// true <nil>
+}
+
+// Version is the applied version and the dirty flag, for a health check.
+func ExampleProvider_Version() {
+	db, done := exampleDB()
+	defer done()
+	ctx := context.Background()
+	p, err := sessionsec.New(db, quiet)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, _, ok, err := p.Version(ctx)
+	fmt.Println(ok, err)
+	_ = p.Migrate(ctx)
+	v, dirty, ok, err := p.Version(ctx)
+	fmt.Println(v == uint(len(sessionsec.Steps("sessions"))), dirty, ok, err)
+	// Output:
+	// false <nil>
+	// true false true <nil>
+}
+
+// Plan says what Migrate would do now, without doing it.
+func ExampleProvider_Plan() {
+	db, done := exampleDB()
+	defer done()
+	p, err := sessionsec.New(db, quiet)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	pl, err := p.Plan(context.Background())
+	fmt.Println(len(pl.Steps) == len(sessionsec.Steps("sessions")), len(pl.Problems), err)
+	// Output:
+	// true 0 <nil>
+}
+
+// RenderFiles writes the golang-migrate folder for a table of another name, offline.
+func ExampleRenderFiles() {
+	files, err := sessionsec.RenderFiles("sqlite", schema.Spec.WithTable("user_sessions"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(files) == 2*len(sessionsec.Steps("user_sessions")))
+	// Output:
+	// true
 }
 
 // Status tells applied and pending steps.

@@ -150,7 +150,7 @@ func TestRollbackReapplyCycles(t *testing.T) {
 		mustMigrate(t, d.DB)
 		first := catalogFingerprint(t, d)
 		for i := 0; i < cycles; i++ {
-			if err := sessionsec.Rollback(ctxT(t), d.DB); err != nil {
+			if _, err := rollback(ctxT(t), d.DB); err != nil {
 				t.Fatalf("cycle %d: Rollback: %v", i, err)
 			}
 			mustValidate(t, d.DB, sessionsec.ExpectRolledBack())
@@ -441,7 +441,7 @@ func TestServerSideKillRollback(t *testing.T) {
 							}
 						}()
 					}
-					err := sessionsec.Rollback(ctxT(t), d.Open(t), sessionsec.WithStepHook(hook))
+					_, err := rollback(ctxT(t), d.Open(t), sessionsec.WithStepHook(hook))
 					t.Logf("Rollback with its connection killed (killed=%d): %v", killed.Load(), err)
 					mustRollback(t, d.DB)
 					mustValidate(t, d.DB, sessionsec.ExpectRolledBack())

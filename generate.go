@@ -8,11 +8,12 @@ import (
 	"github.com/agui-go/sessionsec/schema"
 )
 
-// Files renders the change's golang-migrate files for a dialect ("mysql", "postgres", "sqlite") and a
-// layout, for columns of the layout's declared types: file name -> content. The committed folders under
-// migrations/ are exactly this output for schema.Spec and schema.AGUI (a test keeps them current); the
-// command's generate writes it for another table or mapping. The dialect's package must be imported.
-func Files(dialectName string, l schema.Layout) (map[string]string, error) {
+// RenderFiles renders the change's golang-migrate files for a dialect ("mysql", "postgres", "sqlite")
+// and a layout, offline, for columns of the layout's declared types: file name -> content. The committed
+// folders under migrations/ are exactly this output for schema.Spec and schema.AGUI (a test keeps them
+// current); the command's generate writes it for another table or mapping. The dialect's package must
+// be imported. [Provider.Files] renders them for a connected database's table instead.
+func RenderFiles(dialectName string, l schema.Layout) (map[string]string, error) {
 	d, ok := dialect.Lookup(dialectName)
 	if !ok {
 		return nil, fmt.Errorf("%w: dialect %q is not registered (import github.com/agui-go/sessionsec/%s)", ErrInvalidOption, dialectName, dialectName)
@@ -21,6 +22,14 @@ func Files(dialectName string, l schema.Layout) (map[string]string, error) {
 		return nil, fmt.Errorf("%w: layout: %v", ErrInvalidOption, err)
 	}
 	return render(d, dialect.NewTarget(d, l, nil))
+}
+
+// Files is RenderFiles.
+//
+// Deprecated: use [RenderFiles]; the name Files is [Provider.Files]'s, which renders for a connected
+// database's table.
+func Files(dialectName string, l schema.Layout) (map[string]string, error) {
+	return RenderFiles(dialectName, l)
 }
 
 // Files renders the files for the database's own session table: the layout it has (or the handle's),

@@ -34,9 +34,28 @@ func mustMigrate(t testing.TB, db *sql.DB, opts ...sessionsec.Option) {
 
 func mustRollback(t testing.TB, db *sql.DB, opts ...sessionsec.Option) {
 	t.Helper()
-	if err := sessionsec.Rollback(ctxT(t), db, opts...); err != nil {
+	if _, err := rollback(ctxT(t), db, opts...); err != nil {
 		t.Fatalf("Rollback: %v", err)
 	}
+}
+
+// rollback is Provider.Rollback on db, with opts parted as a package-level function parts them.
+func rollback(ctx context.Context, db *sql.DB, opts ...sessionsec.Option) (*sessionsec.RollbackResult, error) {
+	handle, call := sessionsec.SplitOptions(opts)
+	p, err := sessionsec.New(db, handle...)
+	if err != nil {
+		return nil, err
+	}
+	return p.Rollback(ctx, call...)
+}
+
+// planOf is Provider.Plan on db.
+func planOf(ctx context.Context, db *sql.DB) (*sessionsec.Plan, error) {
+	p, err := sessionsec.New(db)
+	if err != nil {
+		return nil, err
+	}
+	return p.Plan(ctx)
 }
 
 func mustValidate(t testing.TB, db *sql.DB, opts ...sessionsec.Option) *sessionsec.Report {

@@ -269,10 +269,20 @@ type LeaseState struct {
 	ExpiresIn time.Duration // negative when expired
 }
 
-// ReadLease reads the lease lock's row of db's migrations table (default DefaultMigrationsTable); ok is
-// false when the dialect has no lease or the table cannot be read (no lease was ever taken).
+// ReadLease is [Provider.ReadLease] on db: opts are [New]'s options (no call option applies to it).
 func ReadLease(ctx context.Context, db *sql.DB, opts ...Option) (st LeaseState, ok bool, err error) {
-	p, err := New(db, opts...)
+	p, call, err := on(db, opLease, opts)
+	if err != nil {
+		return st, false, err
+	}
+	return p.ReadLease(ctx, call...)
+}
+
+// ReadLease reads the lease lock's row of the handle's migrations table (default
+// DefaultMigrationsTable); ok is false when the dialect has no lease or the table cannot be read (no
+// lease was ever taken). No call option applies to it; opts is there for the shape every method has.
+func (p *Provider) ReadLease(ctx context.Context, opts ...Option) (st LeaseState, ok bool, err error) {
+	cfg, err := p.callConfig(opLease, opts)
 	if err != nil {
 		return st, false, err
 	}
@@ -281,7 +291,7 @@ func ReadLease(ctx context.Context, db *sql.DB, opts ...Option) (st LeaseState, 
 		return st, false, nil
 	}
 	var secs float64
-	err = db.QueryRowContext(ctx, lr.LeaseSQL(LeaseTable(p.cfg.migrationsTable)).State).Scan(&st.Holder, &st.Token, &secs)
+	err = p.db.QueryRowContext(ctx, lr.LeaseSQL(LeaseTable(cfg.migrationsTable)).State).Scan(&st.Holder, &st.Token, &secs)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, true, nil
 	}

@@ -26,7 +26,9 @@ func leaseDB(t *testing.T, f func(t *testing.T, d *testdb.DB)) {
 // leaseRow reads the lease table through the public diagnostics.
 func leaseRow(t *testing.T, d *testdb.DB) sessionsec.LeaseState {
 	t.Helper()
-	st, ok, err := sessionsec.ReadLease(ctxT(t), d.DB)
+	p, err := sessionsec.New(d.DB)
+	requireT(t, err == nil, "New: %v", err)
+	st, ok, err := p.ReadLease(ctxT(t))
 	requireT(t, err == nil && ok, "reading the lease: ok=%t %v", ok, err)
 	return st
 }

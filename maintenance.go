@@ -18,6 +18,15 @@ const (
 	DefaultAuditAge   = 30 * 24 * time.Hour
 )
 
+// Cleanup is [Provider.Cleanup] on db: opts may mix [New]'s options and the method's.
+func Cleanup(ctx context.Context, db *sql.DB, opts ...Option) (*MaintenanceResult, error) {
+	p, call, err := on(db, opCleanup, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.Cleanup(ctx, call...)
+}
+
 // Cleanup deletes expired, inactive (where the layout has the flag) and risky sessions, in batches of
 // WithBatchSize keys, each batch one transaction with its SECURITY_CLEANUP audit row. A row that a child
 // row holds on to (FOREIGN KEY ... RESTRICT or NO ACTION, deferred ones included on PostgreSQL) stays
@@ -25,33 +34,33 @@ const (
 // session the application extends meanwhile is kept, and Rows counts only what this call deleted. ctx
 // stops the run between rows and batches. The rule is the CleanupExpiredSecureSessions procedure's,
 // which the library does not call (the stock CLI's users can).
-func Cleanup(ctx context.Context, db *sql.DB, opts ...Option) (*MaintenanceResult, error) {
-	p, cfg, err := topLevel(db, opCleanup, opts)
+func (p *Provider) Cleanup(ctx context.Context, opts ...Option) (*MaintenanceResult, error) {
+	return p.call(ctx, opCleanup, opts)
+}
+
+// UpdateRiskScores is [Provider.UpdateRiskScores] on db: opts may mix [New]'s options and the method's.
+func UpdateRiskScores(ctx context.Context, db *sql.DB, opts ...Option) (*MaintenanceResult, error) {
+	p, call, err := on(db, opRisk, opts)
 	if err != nil {
 		return nil, err
 	}
-	return p.maintain(ctx, opCleanup, cfg)
-}
-
-// Cleanup is the package-level Cleanup on the handle's database.
-func (p *Provider) Cleanup(ctx context.Context, opts ...Option) (*MaintenanceResult, error) {
-	return p.call(ctx, opCleanup, opts)
+	return p.UpdateRiskScores(ctx, call...)
 }
 
 // UpdateRiskScores raises each session's risk_score to the documented rule's score (schema.Change.Risk)
 // where that is higher. It never lowers a score: one the application set higher stays. Batches and
 // audit rows (RISK_SCORE_UPDATE) as Cleanup; the rule is the UpdateSessionRiskScores procedure's.
-func UpdateRiskScores(ctx context.Context, db *sql.DB, opts ...Option) (*MaintenanceResult, error) {
-	p, cfg, err := topLevel(db, opRisk, opts)
+func (p *Provider) UpdateRiskScores(ctx context.Context, opts ...Option) (*MaintenanceResult, error) {
+	return p.call(ctx, opRisk, opts)
+}
+
+// Archive is [Provider.Archive] on db: opts may mix [New]'s options and the method's.
+func Archive(ctx context.Context, db *sql.DB, opts ...Option) (*MaintenanceResult, error) {
+	p, call, err := on(db, opArchive, opts)
 	if err != nil {
 		return nil, err
 	}
-	return p.maintain(ctx, opRisk, cfg)
-}
-
-// UpdateRiskScores is the package-level UpdateRiskScores on the handle's database.
-func (p *Provider) UpdateRiskScores(ctx context.Context, opts ...Option) (*MaintenanceResult, error) {
-	return p.call(ctx, opRisk, opts)
+	return p.Archive(ctx, call...)
 }
 
 // Archive moves sessions that expired more than 90 days ago (WithOlderThan) to the archive table
@@ -62,30 +71,21 @@ func (p *Provider) UpdateRiskScores(ctx context.Context, opts ...Option) (*Maint
 // is added to it, a NOT NULL column the table lost is made nullable, a generated archive column is not
 // written; an archive column whose type would round or cut the table's values (a widened DECIMAL or
 // DATETIME) makes Archive refuse with an *ArchiveError (ErrArchiveMismatch) before it moves a row.
-func Archive(ctx context.Context, db *sql.DB, opts ...Option) (*MaintenanceResult, error) {
-	p, cfg, err := topLevel(db, opArchive, opts)
-	if err != nil {
-		return nil, err
-	}
-	return p.maintain(ctx, opArchive, cfg)
-}
-
-// Archive is the package-level Archive on the handle's database.
 func (p *Provider) Archive(ctx context.Context, opts ...Option) (*MaintenanceResult, error) {
 	return p.call(ctx, opArchive, opts)
 }
 
-// PruneAudit deletes audit-log rows older than 30 days (WithOlderThan), in batches, each with an
-// AUDIT_PRUNE audit row of its own: the log keeps a record of its pruning.
+// PruneAudit is [Provider.PruneAudit] on db: opts may mix [New]'s options and the method's.
 func PruneAudit(ctx context.Context, db *sql.DB, opts ...Option) (*MaintenanceResult, error) {
-	p, cfg, err := topLevel(db, opPrune, opts)
+	p, call, err := on(db, opPrune, opts)
 	if err != nil {
 		return nil, err
 	}
-	return p.maintain(ctx, opPrune, cfg)
+	return p.PruneAudit(ctx, call...)
 }
 
-// PruneAudit is the package-level PruneAudit on the handle's database.
+// PruneAudit deletes audit-log rows older than 30 days (WithOlderThan), in batches, each with an
+// AUDIT_PRUNE audit row of its own: the log keeps a record of its pruning.
 func (p *Provider) PruneAudit(ctx context.Context, opts ...Option) (*MaintenanceResult, error) {
 	return p.call(ctx, opPrune, opts)
 }

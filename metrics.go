@@ -11,18 +11,18 @@ import (
 	"github.com/agui-go/sessionsec/schema"
 )
 
-// ReadMetrics reads a monitoring snapshot: the session table's hashed, validated, risky and expired
-// rows, the archive's size, and the audit log's size and growth over the last day. It changes nothing
-// and takes no lock; it scans the session table once (run it every few minutes, not per request).
+// ReadMetrics is [Provider.ReadMetrics] on db: opts may mix [New]'s options and the method's.
 func ReadMetrics(ctx context.Context, db *sql.DB, opts ...Option) (*Metrics, error) {
-	p, cfg, err := topLevel(db, opMetrics, opts)
+	p, call, err := on(db, opMetrics, opts)
 	if err != nil {
 		return nil, err
 	}
-	return p.metrics(ctx, cfg)
+	return p.ReadMetrics(ctx, call...)
 }
 
-// ReadMetrics is the package-level ReadMetrics on the handle's database.
+// ReadMetrics reads a monitoring snapshot: the session table's hashed, validated, risky and expired
+// rows, the archive's size, and the audit log's size and growth over the last day. It changes nothing
+// and takes no lock; it scans the session table once (run it every few minutes, not per request).
 func (p *Provider) ReadMetrics(ctx context.Context, opts ...Option) (*Metrics, error) {
 	cfg, err := p.callConfig(opMetrics, opts)
 	if err != nil {

@@ -51,7 +51,7 @@ func TestExistingTableKeepsRows(t *testing.T) {
 		verifyHashes(t, d, n)
 		runbookChecks(t, d, n)
 
-		if err := sessionsec.Rollback(ctxT(t), d.DB); err != nil {
+		if _, err := rollback(ctxT(t), d.DB); err != nil {
 			t.Fatalf("Rollback: %v", err)
 		}
 		mustValidate(t, d.DB, sessionsec.ExpectRolledBack())
@@ -312,7 +312,7 @@ func TestDriverVariants(t *testing.T) {
 		mustMigrate(t, db)
 		mustValidate(t, db)
 		verifyHashes(t, d, 200)
-		if err := sessionsec.Rollback(ctxT(t), db); err != nil {
+		if _, err := rollback(ctxT(t), db); err != nil {
 			t.Fatal(err)
 		}
 		mustValidate(t, db, sessionsec.ExpectRolledBack())

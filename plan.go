@@ -125,13 +125,15 @@ func (p *Provider) plan(ctx context.Context, cfg config) (*Plan, error) {
 	return out, nil
 }
 
-// PlanFor is Provider.Plan on db.
+// PlanFor is [Provider.Plan] on db.
+//
+// Deprecated: use New(db) and [Provider.Plan]; a package-level Plan cannot exist beside the type Plan.
 func PlanFor(ctx context.Context, db *sql.DB, opts ...Option) (*Plan, error) {
-	p, cfg, err := topLevel(db, opPreflight, opts)
+	p, call, err := on(db, opPreflight, opts)
 	if err != nil {
 		return nil, err
 	}
-	return p.plan(ctx, cfg)
+	return p.Plan(ctx, call...)
 }
 
 func (pl *Plan) String() string {

@@ -9,7 +9,8 @@ import (
 )
 
 // Provider is one handle on one database: its dialect, the session table and the migrations table,
-// resolved and checked once by New. Its methods are safe for concurrent use; each call works on a
+// resolved and checked once by New. Its methods are the whole API (the package-level functions of the
+// same names mirror them for one-off calls). They are safe for concurrent use; each call works on a
 // connection of its own and leaves nothing behind in db's pool.
 type Provider struct {
 	db  *sql.DB
@@ -86,8 +87,10 @@ func (p *Provider) callConfig(o op, opts []Option) (config, error) {
 	return cfg, p.checkReplicas(cfg)
 }
 
-// topLevel resolves a package-level call: handle options build the Provider, the rest configure the call.
-func topLevel(db *sql.DB, o op, opts []Option) (*Provider, config, error) {
+// on resolves a package-level call: the handle's options build the Provider (New), the others are
+// returned for its method. The call's options are checked here too, before the database is looked at,
+// so a package function fails on a bad option first, as the method on a Provider does.
+func on(db *sql.DB, o op, opts []Option) (*Provider, []Option, error) {
 	var call []Option
 	for _, opt := range opts {
 		if opt.ops&opHandle == 0 {
@@ -96,22 +99,29 @@ func topLevel(db *sql.DB, o op, opts []Option) (*Provider, config, error) {
 	}
 	cfg, err := build(defaults(), opHandle, handleOnly(opts))
 	if err != nil {
-		return nil, config{}, err
+		return nil, nil, err
 	}
-	if cfg, err = build(cfg, o, call); err != nil {
-		return nil, config{}, err
+	if _, err := build(cfg, o, call); err != nil {
+		return nil, nil, err
 	}
 	p, err := newProvider(db, cfg)
 	if err != nil {
-		return nil, config{}, err
+		return nil, nil, err
 	}
-	if err := p.checkReplicas(cfg); err != nil {
-		return nil, config{}, err
-	}
-	return p, cfg, nil
+	return p, call, nil
 }
 
-// Migrate applies every pending session-security step to db.
+// Migrate is [Provider.Migrate] on db, for the start-up snippet: opts may mix [New]'s options and the
+// method's.
+func Migrate(ctx context.Context, db *sql.DB, opts ...Option) error {
+	p, call, err := on(db, opMigrate, opts)
+	if err != nil {
+		return err
+	}
+	return p.Migrate(ctx, call...)
+}
+
+// Migrate applies every pending session-security step to the handle's database.
 //
 // It is meant to run at server start-up in every replica at once: replicas with nothing pending return
 // after reading the version table and the session table the change is on (two queries, no lock); the others wait for the migration lock
@@ -127,17 +137,8 @@ func topLevel(db *sql.DB, o op, opts []Option) (*Provider, config, error) {
 // one the change is on - or, with no table named, a database without "sessions" whose session table of
 // a known layout has another name (it never creates an empty "sessions" next to it).
 //
-// The dialect comes from db's driver; the session table's layout from its columns. Migrate never closes
-// db and leaves no session state in its pool: it works on one pinned connection that it discards.
-func Migrate(ctx context.Context, db *sql.DB, opts ...Option) error {
-	p, cfg, err := topLevel(db, opMigrate, opts)
-	if err != nil {
-		return err
-	}
-	return p.migrate(ctx, cfg)
-}
-
-// Migrate is the package-level Migrate on this handle.
+// The dialect comes from the driver; the session table's layout from its columns. Migrate never closes
+// the *sql.DB and leaves no session state in its pool: it works on one pinned connection that it discards.
 func (p *Provider) Migrate(ctx context.Context, opts ...Option) error {
 	cfg, err := p.callConfig(opMigrate, opts)
 	if err != nil {
@@ -146,23 +147,26 @@ func (p *Provider) Migrate(ctx context.Context, opts ...Option) error {
 	return p.migrate(ctx, cfg)
 }
 
-// Rollback reverts the applied session-security steps: the emergency rollback of the runbook. Stop
-// the application first. The session table and all its rows stay; history is kept, not dropped: a
-// non-empty audit log or archive is renamed to <table>_retired_<UTC timestamp>, and the security
-// columns' data is copied to <table>_security_retired_<UTC timestamp> before the columns go. It works
-// from any state, a dirty one included: an interrupted step is finished in the direction it was going.
-// A table the change is not on is refused up front with ErrWrongTable: no routine dropped, the version
-// untouched. A complete rollback removes the record of the table (TargetTable).
+// Rollback is [Provider.Rollback] on db without its result.
+//
+// Deprecated: use New(db) and [Provider.Rollback], which also says what the rollback kept.
 func Rollback(ctx context.Context, db *sql.DB, opts ...Option) error {
-	p, cfg, err := topLevel(db, opRollback, opts)
+	p, call, err := on(db, opRollback, opts)
 	if err != nil {
 		return err
 	}
-	_, err = p.rollback(ctx, cfg)
+	_, err = p.Rollback(ctx, call...)
 	return err
 }
 
-// Rollback is the package-level Rollback on this handle; it also says what it kept.
+// Rollback reverts the applied session-security steps: the emergency rollback of the runbook. Stop
+// the application first. The session table and all its rows stay; history is kept, not dropped: a
+// non-empty audit log or archive is renamed to <table>_retired_<UTC timestamp>, and the security
+// columns' data is copied to <table>_security_retired_<UTC timestamp> before the columns go; the result
+// names what was kept. It works from any state, a dirty one included: an interrupted step is finished
+// in the direction it was going. A table the change is not on is refused up front with ErrWrongTable:
+// no routine dropped, the version untouched. A complete rollback removes the record of the table
+// (TargetTable).
 func (p *Provider) Rollback(ctx context.Context, opts ...Option) (*RollbackResult, error) {
 	cfg, err := p.callConfig(opRollback, opts)
 	if err != nil {
@@ -171,25 +175,26 @@ func (p *Provider) Rollback(ctx context.Context, opts ...Option) (*RollbackResul
 	return p.rollback(ctx, cfg)
 }
 
+// Validate is [Provider.Validate] on db, for the start-up snippet: opts may mix [New]'s options and the
+// method's.
+func Validate(ctx context.Context, db *sql.DB, opts ...Option) (*Report, error) {
+	p, call, err := on(db, opValidate, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.Validate(ctx, call...)
+}
+
 // Validate checks the database against what its applied version should have - every column of the
 // change (by kind: an adopted VARCHAR(64) hash column is as good as our CHAR(64)), every index with its
 // columns and partial predicate and validity, both triggers and every routine by their exact
 // definitions, the audit log and the archive, the risk-score rule, and the version and dirty flag - in a
-// fixed, small number of catalog queries. Its result does not depend on the session settings of db's
-// pool (sql_mode, time zone, autocommit): it reads on a connection of its own. With ExpectRolledBack it
-// confirms instead that nothing of the change is left.
+// fixed, small number of catalog queries (Report.Queries counts them). Its result does not depend on the
+// session settings of the *sql.DB's pool (sql_mode, time zone, autocommit): it reads on a connection of
+// its own. With ExpectRolledBack it confirms instead that nothing of the change is left.
 //
 // The report lists every problem; the error is a *ValidationError matching ErrValidation when there is
 // any, or another error when the database could not be read.
-func Validate(ctx context.Context, db *sql.DB, opts ...Option) (*Report, error) {
-	p, cfg, err := topLevel(db, opValidate, opts)
-	if err != nil {
-		return nil, err
-	}
-	return p.validateCall(ctx, cfg)
-}
-
-// Validate is the package-level Validate on this handle.
 func (p *Provider) Validate(ctx context.Context, opts ...Option) (*Report, error) {
 	cfg, err := p.callConfig(opValidate, opts)
 	if err != nil {
@@ -198,21 +203,21 @@ func (p *Provider) Validate(ctx context.Context, opts ...Option) (*Report, error
 	return p.validateCall(ctx, cfg)
 }
 
-// Preflight checks, without changing anything, whether Migrate can run the pending steps on db, and
-// returns a *PreflightError listing every problem found (nil when there are none): an unsupported
-// server, a session table of no known layout or unusable shape, objects that carry our names with
-// other definitions, missing privileges, MySQL's binary-log rule (error 1419), a read-only server, and a
-// migrations table that belongs to another migration set or to a newer binary. Migrate runs it first
-// whenever it has work to do.
+// Preflight is [Provider.Preflight] on db: opts may mix [New]'s options and the method's.
 func Preflight(ctx context.Context, db *sql.DB, opts ...Option) error {
-	p, cfg, err := topLevel(db, opPreflight, opts)
+	p, call, err := on(db, opPreflight, opts)
 	if err != nil {
 		return err
 	}
-	return p.preflightCall(ctx, cfg)
+	return p.Preflight(ctx, call...)
 }
 
-// Preflight is the package-level Preflight on this handle.
+// Preflight checks, without changing anything, whether Migrate can run the pending steps, and returns a
+// *PreflightError listing every problem found (nil when there are none): an unsupported server, a
+// session table of no known layout or unusable shape, objects that carry our names with other
+// definitions, missing privileges, MySQL's binary-log rule (error 1419), a read-only server, and a
+// migrations table that belongs to another migration set or to a newer binary. Migrate runs it first
+// whenever it has work to do.
 func (p *Provider) Preflight(ctx context.Context, opts ...Option) error {
 	cfg, err := p.callConfig(opPreflight, opts)
 	if err != nil {
@@ -221,17 +226,17 @@ func (p *Provider) Preflight(ctx context.Context, opts ...Option) error {
 	return p.preflightCall(ctx, cfg)
 }
 
-// Status reads the migrations table (without taking the lock) and tells which steps are applied and
-// which are pending. It creates nothing.
+// Status is [Provider.Status] on db: opts may mix [New]'s options and the method's.
 func Status(ctx context.Context, db *sql.DB, opts ...Option) (*MigrationStatus, error) {
-	p, cfg, err := topLevel(db, opStatus, opts)
+	p, call, err := on(db, opStatus, opts)
 	if err != nil {
 		return nil, err
 	}
-	return p.status(ctx, cfg)
+	return p.Status(ctx, call...)
 }
 
-// Status is the package-level Status on this handle.
+// Status reads the migrations table (without taking the lock) and tells which steps are applied and
+// which are pending. It creates nothing.
 func (p *Provider) Status(ctx context.Context, opts ...Option) (*MigrationStatus, error) {
 	cfg, err := p.callConfig(opStatus, opts)
 	if err != nil {
@@ -240,9 +245,19 @@ func (p *Provider) Status(ctx context.Context, opts ...Option) (*MigrationStatus
 	return p.status(ctx, cfg)
 }
 
-// Version returns the applied migration version and the dirty flag; ok is false when none is applied.
+// Version is [Provider.Version] on db: opts may mix [New]'s options and the method's.
 func Version(ctx context.Context, db *sql.DB, opts ...Option) (version uint, dirty, ok bool, err error) {
-	s, err := Status(ctx, db, opts...)
+	p, call, err := on(db, opStatus, opts)
+	if err != nil {
+		return 0, false, false, err
+	}
+	return p.Version(ctx, call...)
+}
+
+// Version returns the applied migration version and the dirty flag, as Status reads them (it takes
+// Status's options); ok is false when none is applied.
+func (p *Provider) Version(ctx context.Context, opts ...Option) (version uint, dirty, ok bool, err error) {
+	s, err := p.Status(ctx, opts...)
 	if err != nil {
 		return 0, false, false, err
 	}

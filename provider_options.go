@@ -29,6 +29,7 @@ const (
 	opMetrics
 	opSeal   // Seal, SealSession, RunSealer, RetireKey
 	opVerify // Verify, VerifySession
+	opLease  // ReadLease: no call option applies to it
 )
 
 // opMaintain is every maintenance task.
@@ -36,7 +37,7 @@ const opMaintain = opCleanup | opRisk | opArchive | opPrune
 
 var opNames = map[op]string{opMigrate: "Migrate", opRollback: "Rollback", opValidate: "Validate",
 	opPreflight: "Preflight", opStatus: "Status", opCleanup: "Cleanup", opRisk: "UpdateRiskScores",
-	opArchive: "Archive", opPrune: "PruneAudit", opMetrics: "Metrics", opSeal: "Seal", opVerify: "Verify"}
+	opArchive: "Archive", opPrune: "PruneAudit", opMetrics: "Metrics", opSeal: "Seal", opVerify: "Verify", opLease: "ReadLease"}
 
 var opOrder = []op{opMigrate, opRollback, opValidate, opPreflight, opStatus, opCleanup, opRisk, opArchive, opPrune, opMetrics, opSeal, opVerify}
 

@@ -1,8 +1,11 @@
 package sessionsec_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"log"
 	"net/http"
 	"os"
@@ -77,4 +80,32 @@ func TestREADMESealSnippets(t *testing.T) {
 		want := "```go\n" + strings.Join(lines, "\n") + "\n```"
 		requireT(t, found && strings.Contains(string(readme), want), "README.md's %s snippet differs; paste:\n%s", name, want)
 	}
+}
+
+// RetireKey drops a rotated-out key from the ring once no session is sealed with it any more.
+func ExampleProvider_RetireKey() {
+	db, done := exampleDB()
+	defer done()
+	ctx := context.Background()
+	p, err := sessionsec.New(db, quiet)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = p.Migrate(ctx)
+	_, _ = db.Exec("INSERT INTO sessions (session_id, user_id) VALUES ('s1', 'u1')")
+	oldKey, newKey := bytes.Repeat([]byte{1}, sessionsec.MinKeyBytes), bytes.Repeat([]byte{2}, sessionsec.MinKeyBytes)
+	old, _ := sessionsec.NewKeyring("2026-06", map[string][]byte{"2026-06": oldKey})
+	_, _ = p.Seal(ctx, old)
+
+	// Rotation: the new key becomes the primary, the old one stays until its rows are re-sealed.
+	both, _ := sessionsec.NewKeyring("2026-12", map[string][]byte{"2026-12": newKey, "2026-06": oldKey})
+	_, err = p.RetireKey(ctx, both, "2026-06")
+	fmt.Println(errors.Is(err, sessionsec.ErrKeyInUse))
+	_, _ = p.Seal(ctx, both)
+	next, err := p.RetireKey(ctx, both, "2026-06")
+	fmt.Println(next.IDs(), err)
+	// Output:
+	// true
+	// [2026-12] <nil>
 }

@@ -16,6 +16,15 @@ const (
 	TaskVerify = "verify"
 )
 
+// Seal is [Provider.Seal] on db: opts may mix [New]'s options and the method's.
+func Seal(ctx context.Context, db *sql.DB, k *Keyring, opts ...Option) (*SealResult, error) {
+	p, call, err := on(db, opSeal, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.Seal(ctx, k, call...)
+}
+
 // Seal seals every session that needs it with the keyring's primary key, in keyset batches (1000 rows,
 // WithBatchSize) under the migration lock, each batch one transaction with its SESSION_SEAL audit row:
 // version 1 rows (written by the triggers, or before the migration) are sealed as they are; rows
@@ -23,21 +32,21 @@ const (
 // whose older seal does not verify is audited (SESSION_TAMPERED, risk_score raised) and left as it is;
 // a row sealed with a key the ring does not hold is left as it is. Interrupted, it keeps the batches it
 // committed; run again, it finds only the rows still to do.
-func Seal(ctx context.Context, db *sql.DB, k *Keyring, opts ...Option) (*SealResult, error) {
-	p, cfg, err := topLevel(db, opSeal, opts)
-	if err != nil {
-		return nil, err
-	}
-	return p.seal(ctx, cfg, k, false)
-}
-
-// Seal is the package-level Seal on the handle's database.
 func (p *Provider) Seal(ctx context.Context, k *Keyring, opts ...Option) (*SealResult, error) {
 	cfg, err := p.callConfig(opSeal, opts)
 	if err != nil {
 		return nil, err
 	}
 	return p.seal(ctx, cfg, k, false)
+}
+
+// RunSealer is [Provider.RunSealer] on db: opts may mix [New]'s options and the method's.
+func RunSealer(ctx context.Context, db *sql.DB, k *Keyring, opts ...Option) error {
+	p, call, err := on(db, opSeal, opts)
+	if err != nil {
+		return err
+	}
+	return p.RunSealer(ctx, k, call...)
 }
 
 // RunSealer seals new sessions continuously until ctx ends, then returns nil: a pass seals the
@@ -48,15 +57,6 @@ func (p *Provider) Seal(ctx context.Context, k *Keyring, opts ...Option) (*SealR
 // while a migration or maintenance task holds it. A pass that fails is logged and retried at the next
 // interval (a server restart or a running migration does not stop the sealer). The pass finds its rows
 // through the security_version index.
-func RunSealer(ctx context.Context, db *sql.DB, k *Keyring, opts ...Option) error {
-	p, cfg, err := topLevel(db, opSeal, opts)
-	if err != nil {
-		return err
-	}
-	return p.runSealer(ctx, cfg, k)
-}
-
-// RunSealer is the package-level RunSealer on the handle's database.
 func (p *Provider) RunSealer(ctx context.Context, k *Keyring, opts ...Option) error {
 	cfg, err := p.callConfig(opSeal, opts)
 	if err != nil {
@@ -239,20 +239,20 @@ func (p *Provider) seal(ctx context.Context, cfg config, k *Keyring, newOnly boo
 	return res, nil
 }
 
+// Verify is [Provider.Verify] on db: opts may mix [New]'s options and the method's.
+func Verify(ctx context.Context, db *sql.DB, k *Keyring, opts ...Option) (*VerifyResult, error) {
+	p, call, err := on(db, opVerify, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.Verify(ctx, k, call...)
+}
+
 // Verify reads every session in keyset batches and verifies its seal with the ring, as VerifySession
 // does: it reports the counts, the sealed rows per key and the keys of the tampered rows, and writes a
 // SESSION_TAMPERED audit row for each tampered row. It deletes nothing and changes no session (a
 // tampered row keeps its risk_score: raising it would let cleanup remove the evidence). It takes no
 // lock: it runs beside the application and any migration.
-func Verify(ctx context.Context, db *sql.DB, k *Keyring, opts ...Option) (*VerifyResult, error) {
-	p, cfg, err := topLevel(db, opVerify, opts)
-	if err != nil {
-		return nil, err
-	}
-	return p.verify(ctx, cfg, k)
-}
-
-// Verify is the package-level Verify on the handle's database.
 func (p *Provider) Verify(ctx context.Context, k *Keyring, opts ...Option) (*VerifyResult, error) {
 	cfg, err := p.callConfig(opVerify, opts)
 	if err != nil {
@@ -347,12 +347,21 @@ func (p *Provider) verify(ctx context.Context, cfg config, k *Keyring) (*VerifyR
 	return res, nil
 }
 
+// RetireKey is [Provider.RetireKey] on db: opts may mix [New]'s options and the method's.
+func RetireKey(ctx context.Context, db *sql.DB, k *Keyring, id string, opts ...Option) (*Keyring, error) {
+	p, call, err := on(db, opSeal, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.RetireKey(ctx, k, id, call...)
+}
+
 // RetireKey returns the keyring without key id once no session is sealed with it any more; while rows
 // still are, it refuses with ErrKeyInUse and their count: make another key the primary, run Seal (it
 // re-seals them with the primary), then retire. The primary key cannot be retired. It reads the table
-// through the encryption_key_id index and changes nothing.
-func RetireKey(ctx context.Context, db *sql.DB, k *Keyring, id string, opts ...Option) (*Keyring, error) {
-	p, cfg, err := topLevel(db, opSeal, opts)
+// through the encryption_key_id index and changes nothing. It takes Seal's options.
+func (p *Provider) RetireKey(ctx context.Context, k *Keyring, id string, opts ...Option) (*Keyring, error) {
+	cfg, err := p.callConfig(opSeal, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -193,6 +193,15 @@ func checkRing(k *Keyring) error {
 	return nil
 }
 
+// VerifySession is [Provider.VerifySession] on db: opts may mix [New]'s options and the method's.
+func VerifySession(ctx context.Context, db *sql.DB, k *Keyring, id string, opts ...Option) (*Verdict, error) {
+	p, call, err := on(db, opVerify, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.VerifySession(ctx, k, id, call...)
+}
+
 // VerifySession verifies one session's seal on the request path: one read by the session key (the
 // primary key's index) and at most one write. A valid seal refreshes last_validated_at (one UPDATE);
 // a broken one raises risk_score to the maximum and writes a SESSION_TAMPERED audit row (one
@@ -202,15 +211,6 @@ func checkRing(k *Keyring) error {
 // Decide per status: SealValid passes; SealTampered and SealUnknownKey must be refused; SealMissing is
 // no session; SealUnsealed is a session the sealer has not reached yet - accept it only where the
 // application cannot seal its own sessions (see the README's "Session integrity").
-func VerifySession(ctx context.Context, db *sql.DB, k *Keyring, id string, opts ...Option) (*Verdict, error) {
-	p, cfg, err := topLevel(db, opVerify, opts)
-	if err != nil {
-		return nil, err
-	}
-	return p.verifySession(ctx, cfg, k, id)
-}
-
-// VerifySession is the package-level VerifySession on the handle's database.
 func (p *Provider) VerifySession(ctx context.Context, k *Keyring, id string, opts ...Option) (*Verdict, error) {
 	cfg, err := p.callConfig(opVerify, opts)
 	if err != nil {
@@ -306,20 +306,20 @@ func (p *Provider) auditTampered(ctx context.Context, q dialect.Querier, st *sea
 	return err
 }
 
+// SealSession is [Provider.SealSession] on db: opts may mix [New]'s options and the method's.
+func SealSession(ctx context.Context, db *sql.DB, k *Keyring, id string, opts ...Option) error {
+	p, call, err := on(db, opSeal, opts)
+	if err != nil {
+		return err
+	}
+	return p.SealSession(ctx, k, id, call...)
+}
+
 // SealSession seals one session with the primary key: call it after the application writes a
 // session (the SDK store's create), so the session is sealed from its first request on. A row sealed
 // with the primary key already is left alone; a row sealed with another key of the ring is verified
 // first and sealed again only when it verifies: a tampered row gets ErrSessionTampered (and is audited),
 // never a fresh seal over its tampered fields. One transaction: a locked read and at most one write.
-func SealSession(ctx context.Context, db *sql.DB, k *Keyring, id string, opts ...Option) error {
-	p, cfg, err := topLevel(db, opSeal, opts)
-	if err != nil {
-		return err
-	}
-	return p.sealSession(ctx, cfg, k, id)
-}
-
-// SealSession is the package-level SealSession on the handle's database.
 func (p *Provider) SealSession(ctx context.Context, k *Keyring, id string, opts ...Option) error {
 	cfg, err := p.callConfig(opSeal, opts)
 	if err != nil {

@@ -13,6 +13,10 @@
 //	if err := sessionsec.Migrate(ctx, db); err != nil { ... }
 //	if _, err := sessionsec.Validate(ctx, db); err != nil { ... }
 //
+// Every operation is a method of Provider (New(db, opts...) resolves the dialect and checks the options
+// once); a package-level function of the same name, such as Migrate and Validate above, is that method
+// on db for a one-off call, with the same parameters after db and the same results.
+//
 // Session integrity (security version 2): a Keyring (LoadKeyringFromEnv reads HMAC_KEY) seals each
 // session with HMAC-SHA-256 over its immutable fields; RunSealer or SealSession seal, VerifySession
 // checks one session on the request path, Seal and Verify walk the table (rotation included).

@@ -58,7 +58,7 @@ func everyCall(ctx context.Context, db *sql.DB, opts ...sessionsec.Option) map[s
 	_, out["Archive"] = sessionsec.Archive(ctx, db, opts...)
 	_, out["PruneAudit"] = sessionsec.PruneAudit(ctx, db, opts...)
 	_, out["ReadMetrics"] = sessionsec.ReadMetrics(ctx, db, opts...)
-	out["Rollback"] = sessionsec.Rollback(ctx, db, opts...) // last: were it let through, it would undo the change
+	_, out["Rollback"] = rollback(ctx, db, opts...) // last: were it let through, it would undo the change
 	return out
 }
 
@@ -142,7 +142,7 @@ func TestFreshDatabaseCreatesSessions(t *testing.T) {
 		mustExec(t, d.DB, "UPDATE "+sessionsec.TargetTable+" SET session_table = 'elsewhere'")
 		mustMigrate(t, d.DB)
 		mustValidate(t, d.DB)
-		err := sessionsec.Rollback(ctxT(t), d.DB, sessionsec.WithTable("elsewhere"))
+		_, err := rollback(ctxT(t), d.DB, sessionsec.WithTable("elsewhere"))
 		requireWrongTable(t, "Rollback of the table a stale row names", err, "on table sessions", "its triggers are on it")
 		mustRollback(t, d.DB)
 		mustValidate(t, d.DB, sessionsec.ExpectRolledBack())
@@ -163,7 +163,7 @@ func TestRollbackOfAnotherTable(t *testing.T) {
 		check := func(what string) {
 			t.Helper()
 			for _, table := range []string{"other", "no_such_table"} {
-				err := sessionsec.Rollback(ctx, d.DB, sessionsec.WithTable(table))
+				_, err := rollback(ctx, d.DB, sessionsec.WithTable(table))
 				requireWrongTable(t, what+": Rollback of "+table, err, "table "+table, `WithTable("sessions")`, "-table sessions")
 				p, perr := sessionsec.New(d.DB, sessionsec.WithTable(table))
 				if perr != nil {

@@ -451,7 +451,7 @@ func TestStandbyReadOnly(t *testing.T) {
 	waitFor("the migration", "SELECT COUNT(*) FROM sessionsec_schema_migrations WHERE NOT dirty AND version = "+strconv.Itoa(len(sessionsec.Steps("sessions"))))
 	statusClean(t, standby, "standby")
 	mustValidate(t, standby)
-	pl, err := sessionsec.PlanFor(ctxT(t), standby)
+	pl, err := planOf(ctxT(t), standby)
 	requireT(t, err == nil && len(pl.Steps) == 0, "plan on the standby: %v %v", pl, err)
 	requireT(t, sessionsec.Migrate(ctxT(t), standby) == nil, "an up-to-date Migrate on a standby reads the version and returns nil")
 }
@@ -462,7 +462,7 @@ func TestGaleraPlanTOI(t *testing.T) {
 	g := newGalera(t)
 	sdk{t: t, d: galeraDB(g, 0), db: g.dbs[0], table: "sessions"}.create()
 	sdkFill(t, g.dbs[0], "mysql", 1000)
-	pl, err := sessionsec.PlanFor(ctxT(t), g.dbs[2])
+	pl, err := planOf(ctxT(t), g.dbs[2])
 	requireT(t, err == nil && len(pl.Steps) > 0, "plan: %v", err)
 	for _, s := range pl.Steps {
 		backfill := strings.Contains(s.Name, "backfill") && !strings.Contains(s.Name, "procedure")
@@ -472,7 +472,7 @@ func TestGaleraPlanTOI(t *testing.T) {
 	// On a single server nothing is marked.
 	d := testdb.New(t, galeraDB(g, 0).Server)
 	createExisting(t, d, 10)
-	single, err := sessionsec.PlanFor(ctxT(t), d.DB)
+	single, err := planOf(ctxT(t), d.DB)
 	requireT(t, err == nil, "plan: %v", err)
 	for _, s := range single.Steps {
 		requireT(t, !s.BlocksCluster, "single server: step %s marked as blocking a cluster", s.Name)

@@ -127,7 +127,7 @@ func renderGalera(b *strings.Builder, res *results) {
 		w("\nFirst writer errors: %s.\n", escape(truncate(strings.Join(g.LoadErrors, "; "), 600)))
 	}
 	w("\n### Per step of phase B: the longest writer stall on every node\n\n")
-	w("Steps from `Migrate`'s `WithProgress` step reports; *TOI* = the plan (`sessionsec.PlanFor` on node 1 before the run) says the step's DDL blocks the whole cluster. Cells: longest stall / max op latency / write errors.\n\n")
+	w("Steps from `Migrate`'s `WithProgress` step reports; *TOI* = the plan (`Provider.Plan` on node 1 before the run) says the step's DDL blocks the whole cluster. Cells: longest stall / max op latency / write errors.\n\n")
 	w("| # | step | kind | TOI | plan estimate | wall |")
 	for i := range g.Nodes {
 		w(" node %d |", i+1)

@@ -97,7 +97,11 @@ type plannedStep struct {
 
 // libPlan returns the pending steps as the library's plan describes them.
 func libPlan(ctx context.Context, db *sql.DB, dialect string) ([]plannedStep, error) {
-	pl, err := sessionsec.PlanFor(ctx, db, sessionsec.WithDialect(dialect), sessionsec.WithLogger(quietLogger(false)))
+	p, err := sessionsec.New(db, sessionsec.WithDialect(dialect), sessionsec.WithLogger(quietLogger(false)))
+	if err != nil {
+		return nil, err
+	}
+	pl, err := p.Plan(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ func TestCommittedFoldersAreCurrent(t *testing.T) {
 	for _, ln := range migrations.Layouts {
 		for _, dn := range migrations.Dialects {
 			t.Run(ln+"/"+dn, func(t *testing.T) {
-				want, err := sessionsec.Files(dn, layouts[ln])
+				want, err := sessionsec.RenderFiles(dn, layouts[ln])
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -537,7 +537,7 @@ func generate(o options, stdout, stderr io.Writer) int {
 	if err != nil {
 		return finish(stdout, stderr, o, "generate", &target{shown: "(none)"}, nil, fmt.Errorf("sessionsec: %w", err))
 	}
-	files, err := sessionsec.Files(o.dialect, *l)
+	files, err := sessionsec.RenderFiles(o.dialect, *l)
 	var names []string
 	if err == nil {
 		names, err = writeFolder(o.out, files)
