@@ -50,7 +50,11 @@ func TestMinimalDialect(t *testing.T) {
 		}
 		name := sessionsec.WithDialect(d.Server.Dialect + "-minimal")
 		createExisting(t, d, 50) // rows for the backfill, which the step's file does on its own here
-		plan, err := sessionsec.PlanFor(ctxT(t), db, name)
+		p, err := sessionsec.New(db, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := p.Plan(ctxT(t))
 		if err != nil {
 			t.Fatalf("Plan: %v", err)
 		}
@@ -88,7 +92,11 @@ func TestFlavorOverridesCapability(t *testing.T) {
 		}
 		createExisting(t, d, 50)
 		flavor := sessionsec.WithDialect("mysql-plain-plan")
-		plan, err := sessionsec.PlanFor(ctxT(t), d.DB, flavor)
+		p, err := sessionsec.New(d.DB, flavor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := p.Plan(ctxT(t))
 		if err != nil {
 			t.Fatalf("Plan: %v", err)
 		}
