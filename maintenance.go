@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/agui-go/sessionsec/internal/dialect"
+	"github.com/agui-go/sessionsec/internal/sqlstmt"
 	"github.com/agui-go/sessionsec/schema"
 )
 
@@ -215,24 +215,25 @@ func (m *maintenance) routine(ctx context.Context, o op, now time.Time) error {
 		action = schema.AuditRisk
 	}
 	rules := m.m.Rules(m.f.t)
-	q := m.p.d.Quote
-	key, tbl := m.f.t.Col(schema.RoleKey), q(n.Table)
+	sb := m.p.stmt()
+	key := m.f.t.Col(schema.RoleKey)
 	rr := schema.Change.Risk
 	if o == opCleanup {
-		pred := fmt.Sprintf("(%s OR %s > %d)", rules.Expired(now), q(rr.Column), rr.CleanupThreshold)
+		pred := sqlstmt.Or(sqlstmt.Raw(rules.Expired(now)), sqlstmt.Compare(rr.Column, sqlstmt.Gt, rr.CleanupThreshold))
 		return m.batches(ctx, n.Table, key, pred, action, func(ctx context.Context, tx *sql.Tx, keys []any) (int64, int64, error) {
 			// The rule is in the DELETE's WHERE, not only in the batch's SELECT: a session the
 			// application extended since is never deleted, and only what this statement deleted counts.
-			return m.perRow(ctx, tx, keys, func(in string, args []any) (int64, error) {
-				return affected(tx.ExecContext(ctx, "DELETE FROM "+tbl+" WHERE "+in+" AND "+pred, args...))
+			return m.perRow(ctx, tx, keys, func(keys []any) (int64, error) {
+				query, args := sb.DeleteKeys(n.Table, key, keys, pred)
+				return affected(tx.ExecContext(ctx, query, args...))
 			})
 		}, func(done, blocked int64) string { return fmt.Sprintf(`{"blocked": %d, "deleted": %d}`, blocked, done) })
 	}
 	score := rules.RiskScore(now)
-	pred := fmt.Sprintf("%s < %s", q(rr.Column), score)
+	pred := sqlstmt.CompareExpr(rr.Column, sqlstmt.Lt, score)
 	return m.batches(ctx, n.Table, key, pred, action, func(ctx context.Context, tx *sql.Tx, keys []any) (int64, int64, error) {
-		in, args := m.in(key, keys)
-		n, err := affected(tx.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s AND %s", tbl, q(rr.Column), score, in, pred), args...))
+		query, args := sb.SetKeys(n.Table, rr.Column, score, key, keys, pred)
+		n, err := affected(tx.ExecContext(ctx, query, args...))
 		return n, 0, err
 	}, func(done, _ int64) string { return fmt.Sprintf(`{"updated": %d}`, done) })
 }
@@ -243,9 +244,9 @@ func (m *maintenance) archive(ctx context.Context, now time.Time) error {
 		age = DefaultArchiveAge
 	}
 	m.res.Cutoff = now.Add(-age)
-	t, n, q := m.f.t, m.f.t.Names, m.p.d.Quote
+	t, n, sb := m.f.t, m.f.t.Names, m.p.stmt()
 	exp := t.Col(schema.RoleExpires)
-	pred := m.p.d.Before(exp, t.Kind(exp), m.res.Cutoff)
+	pred := sqlstmt.Raw(m.p.d.Before(exp, t.Kind(exp), m.res.Cutoff))
 	plan, err := planArchive(ctx, m.m, m.s.conn, m.f)
 	if err != nil {
 		return err
@@ -262,11 +263,6 @@ func (m *maintenance) archive(ctx context.Context, now time.Time) error {
 		}
 		m.cfg.logger.InfoContext(ctx, "sessionsec: archive: "+stmt.what, "table", n.Archive)
 	}
-	cols := make([]string, len(plan.cols))
-	for i, c := range plan.cols {
-		cols[i] = q(c)
-	}
-	list := strings.Join(cols, ", ")
 	key := t.Col(schema.RoleKey)
 	return m.batches(ctx, n.Table, key, pred, schema.AuditArchive, func(ctx context.Context, tx *sql.Tx, keys []any) (int64, int64, error) {
 		// A key the archive already holds (a session archived before, whose key the application used
@@ -275,12 +271,14 @@ func (m *maintenance) archive(ctx context.Context, now time.Time) error {
 		if err != nil || len(keys) == 0 {
 			return 0, held, err
 		}
-		done, blocked, err := m.perRow(ctx, tx, keys, func(in string, args []any) (int64, error) {
-			copied, err := affected(tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s AND %s", q(n.Archive), list, list, q(n.Table), in, pred), args...))
+		done, blocked, err := m.perRow(ctx, tx, keys, func(keys []any) (int64, error) {
+			query, args := sb.CopyKeys(n.Archive, n.Table, plan.cols, key, keys, pred)
+			copied, err := affected(tx.ExecContext(ctx, query, args...))
 			if err != nil {
 				return 0, err
 			}
-			deleted, err := affected(tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s AND %s", q(n.Table), in, pred), args...))
+			query, args = sb.DeleteKeys(n.Table, key, keys, pred)
+			deleted, err := affected(tx.ExecContext(ctx, query, args...))
 			if err == nil && deleted != copied {
 				// The rows are locked since the batch selected them, so this cannot happen unless a
 				// trigger or rule on the tables interferes; the transaction must not commit.
@@ -297,9 +295,8 @@ var errArchiveCount = errors.New("archive count mismatch")
 
 // notArchived drops from keys those the archive already has, and counts them.
 func (m *maintenance) notArchived(ctx context.Context, tx *sql.Tx, keys []any) ([]any, int64, error) {
-	key := m.f.t.Col(schema.RoleKey)
-	in, args := m.in(key, keys)
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s", m.p.d.Quote(key), m.p.d.Quote(m.f.t.Names.Archive), in), args...)
+	query, args := m.p.stmt().HeldKeys(m.f.t.Names.Archive, m.f.t.Col(schema.RoleKey), keys)
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -418,10 +415,10 @@ func (m *maintenance) prune(ctx context.Context, now time.Time) error {
 	if c := audit.Column("created_at"); c != nil {
 		fam = c.Family
 	}
-	pred := m.p.d.Before("created_at", fam, m.res.Cutoff)
+	pred := sqlstmt.Raw(m.p.d.Before("created_at", fam, m.res.Cutoff))
 	return m.batches(ctx, n.AuditLog, "id", pred, schema.AuditPrune, func(ctx context.Context, tx *sql.Tx, keys []any) (int64, int64, error) {
-		in, args := m.in("id", keys)
-		n, err := affected(tx.ExecContext(ctx, "DELETE FROM "+m.p.d.Quote(n.AuditLog)+" WHERE "+in, args...))
+		query, args := m.p.stmt().DeleteKeys(n.AuditLog, "id", keys, sqlstmt.Cond{})
+		n, err := affected(tx.ExecContext(ctx, query, args...))
 		return n, 0, err
 	}, func(done, _ int64) string { return fmt.Sprintf(`{"deleted": %d}`, done) })
 }
@@ -433,7 +430,7 @@ type batchFunc func(ctx context.Context, tx *sql.Tx, keys []any) (done, blocked 
 // selects and locks its rows, does its work and writes its audit row in one transaction, retried
 // when it times out waiting for a lock. A run that finds nothing writes one audit row of zeros, so the
 // log shows every run.
-func (m *maintenance) batches(ctx context.Context, table, key, pred, action string, work batchFunc, details func(done, blocked int64) string) error {
+func (m *maintenance) batches(ctx context.Context, table, key string, pred sqlstmt.Cond, action string, work batchFunc, details func(done, blocked int64) string) error {
 	var last any
 	for {
 		if err := ctx.Err(); err != nil {
@@ -519,14 +516,9 @@ func (m *maintenance) retry(ctx context.Context, batch func() error) error {
 
 // next selects and locks the keys of the next batch: the first cfg.batch keys after last that match
 // pred, in key order (a keyset walk: each batch starts where the previous one ended).
-func (m *maintenance) next(ctx context.Context, tx *sql.Tx, table, key, pred string, last any) ([]any, error) {
-	q := m.p.d.Quote
-	where, args := pred, []any(nil)
-	if last != nil {
-		where, args = fmt.Sprintf("%s > %s AND (%s)", q(key), m.p.d.Param(1), pred), []any{last}
-	}
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d%s",
-		q(key), q(table), where, q(key), m.cfg.batch, dialect.LockRows(m.p.d)), args...)
+func (m *maintenance) next(ctx context.Context, tx *sql.Tx, table, key string, pred sqlstmt.Cond, last any) ([]any, error) {
+	query, args := m.p.stmt().NextKeys(table, key, last, pred, m.cfg.batch)
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -562,27 +554,16 @@ func (m *maintenance) next(ctx context.Context, tx *sql.Tx, table, key, pred str
 	return keys, rows.Err()
 }
 
-// in is "key IN (...)" over keys, with its arguments.
-func (m *maintenance) in(key string, keys []any) (string, []any) {
-	ph := make([]string, len(keys))
-	for i := range keys {
-		ph[i] = m.p.d.Param(i + 1)
-	}
-	return m.p.d.Quote(key) + " IN (" + strings.Join(ph, ", ") + ")", keys
-}
-
 // perRow runs a batch's statements over all its keys at once; when one row conflicts (a child row
 // holds on to it, or the archive has its key), it rolls the batch back to its savepoint and goes row
 // by row, each row in a savepoint of its own, leaving the conflicting ones in place and counting them
 // as blocked. apply's statements re-check the task's rule, so a row changed since the batch selected it
 // is left alone, and apply returns only the rows its statements changed.
-func (m *maintenance) perRow(ctx context.Context, tx *sql.Tx, keys []any, apply func(in string, args []any) (int64, error)) (done, blocked int64, err error) {
-	key := m.f.t.Col(schema.RoleKey)
+func (m *maintenance) perRow(ctx context.Context, tx *sql.Tx, keys []any, apply func(keys []any) (int64, error)) (done, blocked int64, err error) {
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT sessionsec_batch"); err != nil {
 		return 0, 0, err
 	}
-	in, args := m.in(key, keys)
-	n, err := apply(in, args)
+	n, err := apply(keys)
 	if err == nil {
 		return n, 0, nil
 	}
@@ -601,8 +582,7 @@ func (m *maintenance) perRow(ctx context.Context, tx *sql.Tx, keys []any, apply 
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT sessionsec_row"); err != nil {
 			return done, blocked, err
 		}
-		in, args := m.in(key, []any{k})
-		n, err := apply(in, args)
+		n, err := apply([]any{k})
 		switch {
 		case err == nil:
 			done += n
@@ -624,8 +604,8 @@ func (m *maintenance) perRow(ctx context.Context, tx *sql.Tx, keys []any, apply 
 // audit writes one audit row; details is the JSON object the package builds (the same text on every
 // server).
 func (m *maintenance) audit(ctx context.Context, q dialect.Querier, action, details string) error {
-	_, err := q.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s, %s) VALUES ('%s', '%s')",
-		m.p.d.Quote(m.f.t.Names.AuditLog), m.p.d.Quote("action"), m.p.d.Quote("details"), action, details))
+	query, args := m.p.stmt().AuditRow(m.f.t.Names.AuditLog, action, details)
+	_, err := q.ExecContext(ctx, query, args...)
 	return err
 }
 
@@ -640,6 +620,9 @@ func (m *maintenance) progress(final bool) {
 	}
 	m.cfg.progress(Progress{Task: m.res.Task, Step: "batch", Unit: UnitRows, Done: m.res.Rows, Elapsed: time.Since(m.from), Final: final})
 }
+
+// stmt is the builder of the SQL the core writes itself, in the dialect's words.
+func (p *Provider) stmt() sqlstmt.Builder { return sqlstmt.For(p.d) }
 
 func affected(r sql.Result, err error) (int64, error) {
 	if err != nil {

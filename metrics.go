@@ -4,10 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/agui-go/sessionsec/internal/dialect"
+	"github.com/agui-go/sessionsec/internal/sqlstmt"
 	"github.com/agui-go/sessionsec/schema"
 )
 
@@ -39,36 +39,34 @@ func (p *Provider) metrics(ctx context.Context, cfg config) (*Metrics, error) {
 	defer m.s.close()
 	now := cfg.now().UTC()
 	out := &Metrics{At: now}
-	t, n, q := m.f.t, m.f.t.Names, p.d.Quote
+	t, n, sb := m.f.t, m.f.t.Names, p.stmt()
 	rr := schema.Change.Risk
-	exp, lv := t.Col(schema.RoleExpires), "last_validated_at"
+	exp, lv := t.Col(schema.RoleExpires), sqlstmt.ValidatedColumn
 	window := now.AddDate(0, 0, -rr.ValidationWindowDays)
-	count := func(pred string) string { return "COALESCE(SUM(CASE WHEN " + pred + " THEN 1 ELSE 0 END), 0)" }
 	var avg sql.NullFloat64
-	err = m.s.conn.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*), COUNT(%s), AVG(%s), %s, %s, %s FROM %s",
-		q("security_hash"), q(rr.Column),
-		count(fmt.Sprintf("%s > %d", q(rr.Column), rr.CleanupThreshold)),
-		count(fmt.Sprintf("%s IS NOT NULL AND NOT (%s)", q(lv), p.d.Before(lv, t.Kind(lv), window))),
-		count(p.d.Before(exp, t.Kind(exp), now)),
-		q(n.Table))).Scan(&out.Sessions, &out.Hashed, &avg, &out.HighRisk, &out.Validated, &out.Expired)
+	query, args := sb.SessionStats(n.Table, rr.CleanupThreshold,
+		sqlstmt.Validated(sqlstmt.Raw(p.d.Before(lv, t.Kind(lv), window))),
+		sqlstmt.Raw(p.d.Before(exp, t.Kind(exp), now)))
+	err = m.s.conn.QueryRowContext(ctx, query, args...).Scan(&out.Sessions, &out.Hashed, &avg, &out.HighRisk, &out.Validated, &out.Expired)
 	if err != nil {
 		return nil, p.readErr(ctx, "reading the session table's metrics", err)
 	}
 	out.AvgRiskScore = avg.Float64
-	if err := m.s.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+q(n.Archive)).Scan(&out.Archived); err != nil {
+	query, args = sb.Count(n.Archive, sqlstmt.Cond{})
+	if err := m.s.conn.QueryRowContext(ctx, query, args...).Scan(&out.Archived); err != nil {
 		return nil, p.readErr(ctx, "counting the archive", err)
 	}
 	fam := dialect.FamInstant
 	if c := m.f.cat.Tables[n.AuditLog].Column("created_at"); c != nil {
 		fam = c.Family
 	}
-	lastDay := "NOT (" + p.d.Before("created_at", fam, now.Add(-24*time.Hour)) + ")"
-	if err := m.s.conn.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*), %s FROM %s", count(lastDay), q(n.AuditLog))).
-		Scan(&out.AuditRows, &out.AuditRowsLastDay); err != nil {
+	lastDay := sqlstmt.Not(sqlstmt.Raw(p.d.Before("created_at", fam, now.Add(-24*time.Hour))))
+	query, args = sb.AuditStats(n.AuditLog, lastDay)
+	if err := m.s.conn.QueryRowContext(ctx, query, args...).Scan(&out.AuditRows, &out.AuditRowsLastDay); err != nil {
 		return nil, p.readErr(ctx, "reading the audit log's metrics", err)
 	}
-	rows, err := m.s.conn.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s = '%s' AND %s",
-		q("details"), q(n.AuditLog), q("action"), schema.AuditCleanup, lastDay))
+	query, args = sb.AuditDetails(n.AuditLog, schema.AuditCleanup, lastDay)
+	rows, err := m.s.conn.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, p.readErr(ctx, "reading cleanup's audit rows", err)
 	}

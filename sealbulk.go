@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/agui-go/sessionsec/internal/dialect"
+	"github.com/agui-go/sessionsec/internal/sqlstmt"
 	"time"
 
 	"github.com/agui-go/sessionsec/schema"
@@ -107,9 +107,7 @@ func (p *Provider) seal(ctx context.Context, cfg config, k *Keyring, newOnly boo
 		return nil, err
 	}
 	res := &SealResult{Primary: k.primary}
-	q := p.d.Quote
-	tbl, key := q(st.t.Names.Table), q(st.t.Col(schema.RoleKey))
-	sv, kid := q("security_version"), q("encryption_key_id")
+	sb, tbl, key := p.stmt(), st.t.Names.Table, st.t.Col(schema.RoleKey)
 	start, logged := time.Now(), time.Now()
 	var last any
 	for {
@@ -130,25 +128,16 @@ func (p *Provider) seal(ctx context.Context, cfg config, k *Keyring, newOnly boo
 			if err := p.writeFirst(ctx, tx, st); err != nil {
 				return err
 			}
-			var args []any
-			param := func(v any) string { args = append(args, v); return p.d.Param(len(args)) }
-			// Parameters in text order: "?" dialects bind by position.
-			where := ""
-			if last != nil {
-				where = fmt.Sprintf("%s > %s AND ", key, param(last))
-			}
+			// Equality for the sealer's new rows, not "< 2": with it MySQL and MariaDB walk
+			// idx_<table>_security_version (whose entries end with the primary key, so the range comes in
+			// key order) instead of scanning the primary key past every sealed row on each pass. Rows of
+			// other versions below 2 (written by hand) are Seal's.
+			where := sqlstmt.NotSealedWith(SealVersion, k.primary)
 			if newOnly {
-				// Equality, not "< 2": with it MySQL and MariaDB walk idx_<table>_security_version (whose
-				// entries end with the primary key, so the range comes in key order) instead of scanning the
-				// primary key past every sealed row on each pass. Rows of other versions below 2 (written
-				// by hand) are Seal's.
-				where += fmt.Sprintf("%s = 1", sv)
-			} else {
-				where += fmt.Sprintf("(%s < %d OR %s IS NULL OR (%s = %d AND (%s IS NULL OR %s <> %s)))",
-					sv, SealVersion, sv, sv, SealVersion, kid, kid, param(k.primary))
+				where = sqlstmt.NewRows()
 			}
-			rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d%s",
-				st.cols, tbl, where, key, m.cfg.batch, dialect.LockRows(p.d)), args...)
+			query, args := sb.Page(sqlstmt.Page{Table: tbl, Key: key, List: st.cols, After: last, Where: where, Limit: m.cfg.batch, Lock: true})
+			rows, err := tx.QueryContext(ctx, query, args...)
 			if err != nil {
 				return err
 			}
@@ -275,19 +264,15 @@ func (p *Provider) verify(ctx context.Context, cfg config, k *Keyring) (*VerifyR
 		return nil, err
 	}
 	res := &VerifyResult{ByKey: map[string]int64{}}
-	q := p.d.Quote
-	tbl, key := q(st.t.Names.Table), q(st.t.Col(schema.RoleKey))
+	sb, tbl, key := p.stmt(), st.t.Names.Table, st.t.Col(schema.RoleKey)
 	start := time.Now()
 	var last any
 	for {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		where, args := "", []any(nil)
-		if last != nil {
-			where, args = fmt.Sprintf(" WHERE %s > %s", key, p.d.Param(1)), []any{last}
-		}
-		rows, err := m.s.conn.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s%s ORDER BY %s LIMIT %d", st.cols, tbl, where, key, cfg.batch), args...)
+		query, args := sb.Page(sqlstmt.Page{Table: tbl, Key: key, List: st.cols, After: last, Limit: cfg.batch})
+		rows, err := m.s.conn.QueryContext(ctx, query, args...)
 		if err != nil {
 			return res, p.readErr(ctx, "reading sessions", err)
 		}
@@ -376,10 +361,9 @@ func (p *Provider) RetireKey(ctx context.Context, k *Keyring, id string, opts ..
 	if err != nil {
 		return nil, err
 	}
-	q := p.d.Quote
 	var n int64
-	if err := p.db.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s = %s AND %s = %d", q(st.t.Names.Table),
-		q("encryption_key_id"), p.d.Param(1), q("security_version"), SealVersion), id).Scan(&n); err != nil {
+	query, args := p.stmt().KeyInUse(st.t.Names.Table, id, SealVersion)
+	if err := p.db.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
 		return nil, p.readErr(ctx, "counting the key's sessions", err)
 	}
 	if n > 0 {

@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/agui-go/sessionsec/internal/dialect"
+	"github.com/agui-go/sessionsec/internal/sqlstmt"
 	"github.com/agui-go/sessionsec/schema"
 )
 
@@ -108,13 +108,7 @@ func (p *Provider) newSealTarget(t dialect.Target) (*sealTarget, error) {
 		return nil, fmt.Errorf("%w: the %s dialect cannot read seals (it is no dialect.SealReader)", ErrNotSupported, p.d.Name())
 	}
 	ex := sr.SealExprs(t)
-	q := p.d.Quote
-	ip := "NULL"
-	if ex.IP != "" {
-		ip = ex.IP
-	}
-	cols := strings.Join([]string{q(t.Col(schema.RoleKey)), ex.Key, ex.User, ex.Epoch, ip,
-		q("security_version"), q("encryption_key_id"), q("security_hash"), q("created_ip_hash")}, ", ")
+	cols := p.stmt().SealList(t.Col(schema.RoleKey), ex.Key, ex.User, ex.Epoch, ex.IP)
 	return &sealTarget{t: t, ex: ex, cols: cols, hasIP: ex.IP != ""}, nil
 }
 
@@ -227,7 +221,7 @@ func (p *Provider) verifySession(ctx context.Context, cfg config, k *Keyring, id
 	if err != nil {
 		return nil, err
 	}
-	r, err := p.readSealRow(ctx, p.db, st, id, "")
+	r, err := p.readSealRow(ctx, p.db, st, id, false)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &Verdict{Status: SealMissing}, nil
 	}
@@ -240,12 +234,10 @@ func (p *Provider) verifySession(ctx context.Context, cfg config, k *Keyring, id
 	if status == SealValid || status == SealTampered {
 		v.KeyID = r.keyID.String
 	}
-	q, key := p.d.Quote, st.t.Col(schema.RoleKey)
 	switch status {
 	case SealValid:
-		_, err = p.db.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s = %s",
-			q(st.t.Names.Table), q("last_validated_at"), st.ex.Now, q(key), p.d.Param(1)), r.raw)
-		if err != nil {
+		query, args := p.stmt().MarkValidated(st.t.Names.Table, st.t.Col(schema.RoleKey), r.raw, st.ex.Now)
+		if _, err = p.db.ExecContext(ctx, query, args...); err != nil {
 			return v, p.readErr(ctx, "refreshing last_validated_at", err)
 		}
 	case SealTampered:
@@ -273,24 +265,22 @@ func (p *Provider) writeFirst(ctx context.Context, q dialect.Querier, st *sealTa
 	if dialect.LockRows(p.d) != "" {
 		return nil
 	}
-	sv := p.d.Quote("security_version")
-	_, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s = %s WHERE 1 = 0", p.d.Quote(st.t.Names.Table), sv, sv))
+	_, err := q.ExecContext(ctx, p.stmt().Touch(st.t.Names.Table))
 	return err
 }
 
-// readSealRow reads one row by key; lock is appended (FOR UPDATE inside a transaction).
-func (p *Provider) readSealRow(ctx context.Context, q dialect.Querier, st *sealTarget, id any, lock string) (sealRow, error) {
+// readSealRow reads one row by key; lock locks it (FOR UPDATE, inside a transaction).
+func (p *Provider) readSealRow(ctx context.Context, q dialect.Querier, st *sealTarget, id any, lock bool) (sealRow, error) {
 	var r sealRow
-	err := st.scan(q.QueryRowContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s = %s%s", st.cols,
-		p.d.Quote(st.t.Names.Table), p.d.Quote(st.t.Col(schema.RoleKey)), p.d.Param(1), lock), id), &r)
+	query, args := p.stmt().RowByKey(st.t.Names.Table, st.cols, st.t.Col(schema.RoleKey), id, lock)
+	err := st.scan(q.QueryRowContext(ctx, query, args...), &r)
 	return r, err
 }
 
 // markTampered raises the row's risk_score to the maximum and writes its SESSION_TAMPERED audit row.
 func (p *Provider) markTampered(ctx context.Context, q dialect.Querier, st *sealTarget, raw any, key, check string) error {
-	rr, qt := schema.Change.Risk, p.d.Quote
-	if _, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s = %d WHERE %s = %s", qt(st.t.Names.Table), qt(rr.Column), rr.Max,
-		qt(st.t.Col(schema.RoleKey)), p.d.Param(1)), raw); err != nil {
+	query, args := p.stmt().RaiseRisk(st.t.Names.Table, st.t.Col(schema.RoleKey), raw, schema.Change.Risk.Max)
+	if _, err := q.ExecContext(ctx, query, args...); err != nil {
 		return err
 	}
 	return p.auditTampered(ctx, q, st, key, check)
@@ -299,10 +289,8 @@ func (p *Provider) markTampered(ctx context.Context, q dialect.Querier, st *seal
 // auditTampered writes a SESSION_TAMPERED audit row. details is one of the package's constants, never
 // row data.
 func (p *Provider) auditTampered(ctx context.Context, q dialect.Querier, st *sealTarget, key, check string) error {
-	qt := p.d.Quote
-	_, err := q.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s, %s, %s, %s) VALUES (%s, '%s', '{\"check\": \"%s\"}', %d)",
-		qt(st.t.Names.AuditLog), qt("session_id"), qt("action"), qt("details"), qt("risk_score"), p.d.Param(1),
-		AuditTampered, check, schema.Change.Risk.Max), key)
+	query, args := p.stmt().AuditSessionRow(st.t.Names.AuditLog, key, AuditTampered, `{"check": "`+check+`"}`, schema.Change.Risk.Max)
+	_, err := q.ExecContext(ctx, query, args...)
 	return err
 }
 
@@ -344,7 +332,7 @@ func (p *Provider) sealSession(ctx context.Context, cfg config, k *Keyring, id s
 	if err := p.writeFirst(ctx, tx, st); err != nil {
 		return p.readErr(ctx, "sealing the session", err)
 	}
-	r, err := p.readSealRow(ctx, tx, st, id, dialect.LockRows(p.d))
+	r, err := p.readSealRow(ctx, tx, st, id, true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrSessionMissing
 	}
@@ -423,42 +411,22 @@ func (p *Provider) planSeal(ctx context.Context, q dialect.Querier, st *sealTarg
 	return out, "", &pendingSeal{raw: r.raw, seal: seal, ipHash: ipHash}, nil
 }
 
-// sealChunk is the rows one UPDATE writes: 5 parameters a row stays under every server's limit
-// (SQLite's 32766 included).
+// sealChunk is the rows one UPDATE writes: 5 parameters a row (and two for the statement) stay under
+// every server's limit (SQLite's 32766 included).
 const sealChunk = 500
 
-// writeSeals writes the seals of rows sealed with the primary key, one UPDATE per chunk of rows:
-// SET security_hash = CASE key WHEN ... THEN ... END (and created_ip_hash alike) WHERE key IN (...).
+// writeSeals writes the seals of rows sealed with the primary key, one UPDATE per chunk of rows
+// (sqlstmt.WriteSeals).
 func (p *Provider) writeSeals(ctx context.Context, q dialect.Querier, st *sealTarget, primary string, rows []pendingSeal) error {
-	qt := p.d.Quote
-	key := qt(st.t.Col(schema.RoleKey))
 	for len(rows) > 0 {
 		chunk := rows[:min(len(rows), sealChunk)]
 		rows = rows[len(chunk):]
-		var args []any
-		param := func(v any) string { args = append(args, v); return p.d.Param(len(args)) }
-		var b strings.Builder
-		fmt.Fprintf(&b, "UPDATE %s SET %s = CASE %s", qt(st.t.Names.Table), qt("security_hash"), key)
-		for _, r := range chunk {
-			fmt.Fprintf(&b, " WHEN %s THEN %s", param(r.raw), param(r.seal))
-		}
-		b.WriteString(" END")
-		if st.hasIP {
-			fmt.Fprintf(&b, ", %s = CASE %s", qt("created_ip_hash"), key)
-			for _, r := range chunk {
-				fmt.Fprintf(&b, " WHEN %s THEN %s", param(r.raw), param(r.ipHash))
-			}
-			b.WriteString(" END")
-		}
-		fmt.Fprintf(&b, ", %s = %s, %s = %d WHERE %s IN (", qt("encryption_key_id"), param(primary), qt("security_version"), SealVersion, key)
+		seals := make([]sqlstmt.Seal, len(chunk))
 		for i, r := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(param(r.raw))
+			seals[i] = sqlstmt.Seal{Key: r.raw, Hash: r.seal, IPHash: r.ipHash}
 		}
-		b.WriteString(")")
-		if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
+		query, args := p.stmt().WriteSeals(st.t.Names.Table, st.t.Col(schema.RoleKey), seals, st.hasIP, primary, SealVersion)
+		if _, err := q.ExecContext(ctx, query, args...); err != nil {
 			return err
 		}
 	}
