@@ -67,7 +67,7 @@ suite() { # SERVERS LABEL
   local logfile servers
   logfile=/tmp/sessionsec-matrix-$(echo "$2" | tr -c 'A-Za-z0-9\n' '-').log
   log "server tests on $2 (go test -v output: $logfile)"
-  if ! SESSIONSEC_SERVERS=$1 SESSIONSEC_REQUIRE_SERVERS=1 go test -v -p 1 -count=1 -timeout 30m "${@:3}" . ./cmd/... >"$logfile" 2>&1; then
+  if ! SESSIONSEC_SERVERS=$1 SESSIONSEC_REQUIRE_SERVERS=1 go test -v -p 1 -count=1 -timeout 30m "${@:3}" . ./cmd/... ./mysql ./postgres >"$logfile" 2>&1; then
     grep -E -- '^(--- FAIL|FAIL|panic)|_test.go:[0-9]+:' "$logfile" | head -50 >&2 || true
     die "server tests failed on $2 (see $logfile)"
   fi
