@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -92,6 +93,8 @@ type integrityRes struct {
 	Seal          sealRun // version 1 rows sealed with key 1
 	Verify        sealRun
 	Rotate        sealRun // key 2 made the primary: every row re-sealed
+	// Floor: the index floor of Seal's write (floorRun), under the same writers.
+	Floor         sealRun
 	Sealer        sealerRes
 	Select        latStats // plain SELECT by key
 	VerifySession latStats
@@ -216,6 +219,7 @@ func runIntegrity(ctx context.Context, s server, o *options) *integrityRes {
 	ir.Seal = timed("Seal (key 1)", func(c context.Context) sealRun { return libSeal(c, lib, s.Dialect, ring1) })
 	ir.Verify = timed("Verify", func(c context.Context) sealRun { return libVerify(c, lib, s.Dialect, ring1) })
 	ir.Rotate = timed("rotation (key 2 primary, Seal)", func(c context.Context) sealRun { return libSeal(c, lib, s.Dialect, ring2) })
+	ir.Floor = timed("index floor (server-side UPDATE of Seal's columns, there and back)", func(c context.Context) sealRun { return s.floorRun(c, lib) })
 
 	// RunSealer beside the writers: the unsealed rows sampled every 250 ms.
 	logf("integrity %s: RunSealer for %s", s.Key, o.integritySealer)
@@ -287,7 +291,7 @@ func runIntegrity(ctx context.Context, s server, o *options) *integrityRes {
 			break
 		}
 	}
-	for _, r := range []*sealRun{&ir.Seal, &ir.Verify, &ir.Rotate} {
+	for _, r := range []*sealRun{&ir.Seal, &ir.Verify, &ir.Rotate, &ir.Floor} {
 		r.W = window(recs, r.Start, r.End, "overlap")
 	}
 	sr.W = window(recs, rel(sa), rel(se), "overlap")
@@ -329,4 +333,63 @@ func runIntegrity(ctx context.Context, s server, o *options) *integrityRes {
 	logf("integrity %s: SELECT p50 %s p99 %s; VerifySession p50 %s p99 %s; verdicts %v", s.Key, ms(ir.Select.P50Ms), ms(ir.Select.P99Ms),
 		ms(ir.VerifySession.P50Ms), ms(ir.VerifySession.P99Ms), ir.Verdicts)
 	return ir
+}
+
+// floorBatch is the floor's keys per statement: Seal's default batch.
+const floorBatch = 1000
+
+// floorRun measures the index floor of Seal's write: the least a seal of a version 1 row can cost the server with
+// the change's indexes in place - the same three indexed columns changed (security_hash to a value of the same
+// length, encryption_key_id, security_version 1 <-> 2), in keyset batches of Seal's size, each one autocommitted
+// UPDATE computed by the server (no read, no HMAC, no round trip per row). The backfill runs before the indexes
+// are built, so it does not pay for them; Seal does. The rows the rotation sealed are taken to version 1 and back
+// (REVERSE twice restores the seal), so the steps after this one see the table as the rotation left it; the rows
+// the writers insert meanwhile (version 1, the default key id) are not touched. Rows is both passes' rows.
+func (s server) floorRun(ctx context.Context, db *sql.DB) sealRun {
+	var out sealRun
+	a := time.Now()
+	for _, pass := range [][2]string{{"2", "bench-k2"}, {"1", "bench-floor"}} {
+		set := "security_hash = REVERSE(security_hash), encryption_key_id = 'bench-floor', security_version = 1"
+		if pass[0] == "1" {
+			set = "security_hash = REVERSE(security_hash), encryption_key_id = 'bench-k2', security_version = 2"
+		}
+		where := fmt.Sprintf("security_version = %s AND encryption_key_id = '%s'", pass[0], pass[1])
+		var last any
+		for {
+			q := fmt.Sprintf("SELECT MAX(session_id) FROM (SELECT session_id FROM sessions ORDER BY session_id LIMIT %d) t", floorBatch)
+			args := []any{}
+			if last != nil {
+				q = fmt.Sprintf("SELECT MAX(session_id) FROM (SELECT session_id FROM sessions WHERE session_id > %s ORDER BY session_id LIMIT %d) t", s.ph(1), floorBatch)
+				args = append(args, last)
+			}
+			var upper sql.NullString
+			if err := db.QueryRowContext(ctx, q, args...).Scan(&upper); err != nil {
+				out.Err = err.Error()
+				return out
+			}
+			if !upper.Valid {
+				break
+			}
+			u := fmt.Sprintf("UPDATE sessions SET %s WHERE session_id <= %s AND %s", set, s.ph(1), where)
+			args = []any{upper.String}
+			if last != nil {
+				u = fmt.Sprintf("UPDATE sessions SET %s WHERE session_id > %s AND session_id <= %s AND %s", set, s.ph(1), s.ph(2), where)
+				args = []any{last, upper.String}
+			}
+			res, err := db.ExecContext(ctx, u, args...)
+			if err != nil {
+				out.Err = err.Error()
+				return out
+			}
+			n, _ := res.RowsAffected()
+			out.Rows += n
+			out.Batches++
+			last = upper.String
+		}
+	}
+	out.DurMs = float64(time.Since(a).Microseconds()) / 1000
+	if out.DurMs > 0 {
+		out.RowsS = float64(out.Rows) / (out.DurMs / 1000)
+	}
+	return out
 }
