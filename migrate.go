@@ -125,6 +125,11 @@ func (p *Provider) migrate(ctx context.Context, cfg config) (err error) {
 			return err
 		}
 	}
+	// Each step started with the replicas within the lag bound; so does the caller's next work: Migrate
+	// returns once the replicas have replayed the last step too (WithMaxReplicaLag).
+	if err := r.th.wait(ctx, Progress{Task: "migrate", Version: want, Step: "done", Unit: UnitSteps, Done: int64(len(pending)), Total: int64(len(pending))}); err != nil {
+		return err
+	}
 	if r.adopted {
 		// A step found objects already there and took them as its own: prove the result.
 		rep, err := p.validate(ctx, s.conn, cfg, nil)

@@ -177,6 +177,8 @@ func runLagCase(t *testing.T, c lagCase) {
 	opts := append([]sessionsec.Option{sessionsec.WithLogger(logger), sessionsec.WithProgress(progress),
 		sessionsec.WithMaxReplicaLag(lagBound), sessionsec.WithBackfillBatch(lagBatch)}, c.opts...)
 	mustMigrate(t, c.d.DB, opts...)
+	// Migrate returns with the replica within the bound: it waits for the last step's replay too.
+	returnLag, returnErr := c.probe.lag(ctx)
 	<-resumed
 	stopProbe()
 	<-probeDone
@@ -184,6 +186,8 @@ func runLagCase(t *testing.T, c lagCase) {
 	mu.Lock()
 	defer mu.Unlock()
 	requireT(t, lagErr == nil && resumeErr == nil && c.probe.err == nil, "measuring: %v / resuming: %v / probe: %v", lagErr, resumeErr, c.probe.err)
+	requireT(t, returnErr == nil && returnLag <= lagBound+lagSlack, "the replica lagged %s (%v) when Migrate returned: more than the bound %s plus the test's measuring slack %s",
+		returnLag, returnErr, lagBound, lagSlack)
 	requireT(t, !pausedAt.IsZero(), "the backfill never reached %d rows (%d reports)", lagPauseAt, len(batches))
 	requireT(t, !resumedAt.IsZero(), "replay was not resumed")
 	last := batches[len(batches)-1]
