@@ -119,10 +119,11 @@ func (h *waitRecorder) Handle(ctx context.Context, r slog.Record) error {
 	return nil
 }
 
-// libMigrateReplicas runs Migrate with the lag bound off (bound false: WithMaxReplicaLag(0)) or at its
-// default (bound true, with replicas given by WithReplicas when there are any), and returns the steps it ran
-// and its waits for the replicas. t0 is the origin of the waits' times.
-func libMigrateReplicas(ctx context.Context, db *sql.DB, dialect string, bound bool, replicas []*sql.DB, t0 time.Time, verbose bool) (replicaMigrate, error) {
+// libMigrateReplicas runs Migrate with the lag bound off (bound 0: WithMaxReplicaLag(0)), at its default
+// (bound sessionsec.DefaultMaxReplicaLag: the option not given) or at bound, with replicas given by
+// WithReplicas when there are any, and returns the steps it ran and its waits for the replicas. t0 is the
+// origin of the waits' times.
+func libMigrateReplicas(ctx context.Context, db *sql.DB, dialect string, bound time.Duration, replicas []*sql.DB, t0 time.Time, verbose bool) (replicaMigrate, error) {
 	var mu sync.Mutex
 	var out replicaMigrate
 	progress := func(p sessionsec.Progress) {
@@ -146,9 +147,10 @@ func libMigrateReplicas(ctx context.Context, db *sql.DB, dialect string, bound b
 		wr.next = slog.NewTextHandler(os.Stderr, nil)
 	}
 	opts := []sessionsec.Option{sessionsec.WithLogger(slog.New(wr)), sessionsec.WithDialect(dialect), sessionsec.WithProgress(progress)}
-	if !bound {
-		opts = append(opts, sessionsec.WithMaxReplicaLag(0))
-	} else if len(replicas) > 0 {
+	if bound != sessionsec.DefaultMaxReplicaLag {
+		opts = append(opts, sessionsec.WithMaxReplicaLag(bound))
+	}
+	if bound > 0 && len(replicas) > 0 {
 		opts = append(opts, sessionsec.WithReplicas(replicas...))
 	}
 	err := sessionsec.Migrate(ctx, db, opts...)
@@ -159,3 +161,6 @@ func libMigrateReplicas(ctx context.Context, db *sql.DB, dialect string, bound b
 	wr.mu.Unlock()
 	return out, err
 }
+
+// libDefaultMaxReplicaLag is the library's default lag bound.
+const libDefaultMaxReplicaLag = sessionsec.DefaultMaxReplicaLag

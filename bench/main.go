@@ -63,6 +63,7 @@ type options struct {
 	replicas       bool
 	replicaRows    int
 	replicaTargets []replicaTarget
+	replicaBound   time.Duration
 }
 
 // parseRows reads a row count: digits with an optional k or m suffix, 1000 to 50M.
@@ -112,6 +113,7 @@ func parseFlags() (*options, error) {
 	replicas := flag.Bool("replicas", false, "measure the replicas' lag during Migrate, without the lag bound and with the default bound, on each of -replica-servers (a primary and its replica)")
 	replicaRows := flag.String("replica-rows", "100000", "rows in the sessions table of the replica measurement")
 	replicaServers := flag.String("replica-servers", "mariadb,postgres", "primaries of the replica measurement, comma-separated: mariadb (with -mariadb-replica), postgres (with -postgres-standby)")
+	flag.DurationVar(&o.replicaBound, "replica-bound", libDefaultMaxReplicaLag, "the bound of the replica measurement's bounded run (the library's default: WithMaxReplicaLag not given); the line both runs' \"over the bound\" is measured against")
 	mariadbReplica := flag.String("mariadb-replica", "", "go-sql-driver DSN of a replica of the MariaDB server (loopback; empty: $SESSIONSEC_MARIADB_REPLICA_DSN); it must replicate databases named ssecrepl_*")
 	pgStandby := flag.String("postgres-standby", "", "URL of a streaming hot standby of the PostgreSQL server (loopback; empty: $SESSIONSEC_PG_STANDBY_DSN)")
 	flag.Parse()
@@ -147,6 +149,9 @@ func parseFlags() (*options, error) {
 				return nil, fmt.Errorf("-replicas: %w", err)
 			}
 			o.replicaTargets = append(o.replicaTargets, t)
+		}
+		if o.replicaBound < 10*time.Millisecond || o.replicaBound > time.Hour {
+			return nil, fmt.Errorf("-replica-bound must be 10ms..1h")
 		}
 		if len(o.replicaTargets) == 0 {
 			return nil, fmt.Errorf("-replicas: -replica-servers names no server")
