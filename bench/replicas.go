@@ -527,6 +527,9 @@ func (t replicaTarget) runOnce(ctx context.Context, admin, radmin *sql.DB, bound
 		return fail("the replica did not catch up with the built table: %v", err)
 	}
 	r.SyncS = time.Since(t0).Seconds()
+	probe.mu.Lock()
+	probe.firstErr = "" // the reads before the heartbeat table reached the replica failed, as they must
+	probe.mu.Unlock()
 	var rn int64
 	if err := probeDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM sessions").Scan(&rn); err != nil || rn != int64(n) {
 		return fail("the replica has %d rows of %d (%v)", rn, n, err)
@@ -752,6 +755,9 @@ func renderReplicas(b *strings.Builder, res *results) {
 		for _, r := range rs.Runs {
 			if len(r.LibWarnings) > 0 {
 				w("\n%s, %s: the library warned: %s.\n", rs.Server, r.Mode, escape(truncate(strings.Join(r.LibWarnings, "; "), 400)))
+			}
+			if r.During.Errors > 0 && r.ProbeErr != "" {
+				w("\n%s, %s: the probe's first failed read: %s.\n", rs.Server, r.Mode, escape(truncate(r.ProbeErr, 300)))
 			}
 			if len(r.LoadErrors) > 0 {
 				w("\n%s, %s: first writer errors: %s.\n", rs.Server, r.Mode, escape(truncate(strings.Join(r.LoadErrors, "; "), 400)))
