@@ -1,6 +1,6 @@
 package main
 
-// The report sections of the Galera and integrity measurements. Each is wrapped in marker comments so that a
+// The report sections of the Galera, integrity and replica measurements. Each is wrapped in marker comments so that a
 // run of only these measurements (-compare=false) replaces its own sections in an existing BENCHMARKS.md and
 // leaves the rest of the report as it is.
 
@@ -43,7 +43,7 @@ func spliceSections(base, from string, replace bool) string {
 	return base
 }
 
-// renderExtras renders the Galera and integrity sections that res has.
+// renderExtras renders the Galera, integrity and replica sections that res has.
 func renderExtras(res *results) string {
 	var b strings.Builder
 	if res.Galera != nil {
@@ -51,6 +51,9 @@ func renderExtras(res *results) string {
 	}
 	if len(res.Integrity) > 0 {
 		renderIntegrity(&b, res)
+	}
+	if len(res.Replicas) > 0 {
+		renderReplicas(&b, res)
 	}
 	return b.String()
 }

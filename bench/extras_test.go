@@ -42,12 +42,13 @@ func TestRedactArgs(t *testing.T) {
 	for _, args := range [][]string{
 		{"-compare=false", "-galera", "a:pw@tcp(127.0.0.1:1)/,a:pw@tcp(127.0.0.1:2)/"},
 		{"--galera=x:secret@tcp(127.0.0.1:3)/,y:secret@tcp(127.0.0.1:4)/"},
+		{"-replicas", "-mariadb-replica", "a:pw@tcp(127.0.0.1:3309)/", "-postgres-standby=postgres://u:secret@127.0.0.1:5434/postgres"},
 	} {
 		got := strings.Join(redactArgs(args), " ")
 		if strings.Contains(got, "pw") || strings.Contains(got, "secret") {
 			t.Errorf("redactArgs(%q) = %q: a password is left", args, got)
 		}
-		if !strings.Contains(got, "galera") {
+		if !strings.Contains(got, "galera") && !strings.Contains(got, "-mariadb-replica '<DSN>' -postgres-standby='<DSN>'") {
 			t.Errorf("redactArgs(%q) = %q: the flag is gone", args, got)
 		}
 	}

@@ -6,11 +6,12 @@
 //	go run ./cmd/sessionsec-bench -rows 100000,1000000  # cost growth
 //	go run ./cmd/sessionsec-bench -servers postgres -rows 50000 -out /tmp/b.md -charts /tmp/charts
 //
-// Two more measurements, each a section of the report (marked, so that a run of only these, -compare=false,
+// Three more measurements, each a section of the report (marked, so that a run of only these, -compare=false,
 // replaces its own sections in an existing BENCHMARKS.md and leaves the comparison's tables alone):
 //
 //	go run ./bench -compare=false -galera "$SESSIONSEC_GALERA_DSNS" -galera-rows 100000   # writes on every Galera node, without and during Migrate
 //	go run ./bench -compare=false -integrity -integrity-rows 100000                       # VerifySession, Seal, Verify, rotation, RunSealer
+//	go run ./bench -compare=false -replicas -replica-rows 1m -json docs/bench/replicas-1m.json  # the replicas' lag during Migrate, without and with the bound
 //
 // DSNs come from SESSIONSEC_MYSQL_DSN, SESSIONSEC_MARIADB_DSN, SESSIONSEC_POSTGRES_DSN (loopback hosts only). Each
 // run creates its own database (ssbench_<pid>_<server>_<rows>_{naive,lib}) and drops it afterwards.
@@ -58,6 +59,11 @@ type options struct {
 	integrityRows   int
 	integrityReps   int
 	integritySealer time.Duration
+
+	replicas       bool
+	replicaRows    int
+	replicaTargets []replicaTarget
+	replicaBound   time.Duration
 }
 
 // parseRows reads a row count: digits with an optional k or m suffix, 1000 to 50M.
@@ -95,7 +101,7 @@ func parseFlags() (*options, error) {
 	flag.StringVar(&o.seed, "seed", "sessionsec", "data seed ([a-z0-9_]); same seed = same rows")
 	flag.DurationVar(&o.stepTimeout, "step-timeout", 60*time.Minute, "bound on one migration (naive script or Migrate) per server")
 	flag.BoolVar(&o.verbose, "v", false, "log the library's messages to stderr")
-	flag.BoolVar(&o.compare, "compare", true, "run the naive-vs-library comparison on -servers (false: only -galera / -integrity, whose sections are then spliced into -out)")
+	flag.BoolVar(&o.compare, "compare", true, "run the naive-vs-library comparison on -servers (false: only -galera / -integrity / -replicas, whose sections are then spliced into -out)")
 	galera := flag.String("galera", "", "comma-separated go-sql-driver DSNs of the nodes of a MariaDB Galera cluster (loopback): measure the application's write errors and stalls on every node, without and during Migrate (e.g. \"$SESSIONSEC_GALERA_DSNS\")")
 	galeraRows := flag.String("galera-rows", "100000", "rows in the AG-UI SDK table of the Galera measurement")
 	flag.IntVar(&o.galeraWriters, "galera-writers", 3, "paced writers per Galera node (each at -rate)")
@@ -104,6 +110,12 @@ func parseFlags() (*options, error) {
 	integrityRows := flag.String("integrity-rows", "100000", "rows in the sessions table of the integrity measurement")
 	flag.IntVar(&o.integrityReps, "integrity-reps", 2000, "VerifySession calls (and as many plain SELECTs, alternating) per server")
 	flag.DurationVar(&o.integritySealer, "integrity-sealer", 15*time.Second, "how long RunSealer runs beside the writers")
+	replicas := flag.Bool("replicas", false, "measure the replicas' lag during Migrate, without the lag bound and with the default bound, on each of -replica-servers (a primary and its replica)")
+	replicaRows := flag.String("replica-rows", "100000", "rows in the sessions table of the replica measurement")
+	replicaServers := flag.String("replica-servers", "mariadb,postgres", "primaries of the replica measurement, comma-separated: mariadb (with -mariadb-replica), postgres (with -postgres-standby)")
+	flag.DurationVar(&o.replicaBound, "replica-bound", libDefaultMaxReplicaLag, "the bound of the replica measurement's bounded run (the library's default: WithMaxReplicaLag not given); the line both runs' \"over the bound\" is measured against")
+	mariadbReplica := flag.String("mariadb-replica", "", "go-sql-driver DSN of a replica of the MariaDB server (loopback; empty: $SESSIONSEC_MARIADB_REPLICA_DSN); it must replicate databases named ssecrepl_*")
+	pgStandby := flag.String("postgres-standby", "", "URL of a streaming hot standby of the PostgreSQL server (loopback; empty: $SESSIONSEC_PG_STANDBY_DSN)")
 	flag.Parse()
 	for _, r := range strings.Split(*rows, ",") {
 		n, err := parseRows("-rows", r)
@@ -118,6 +130,32 @@ func parseFlags() (*options, error) {
 	}
 	if o.integrityRows, err = parseRows("-integrity-rows", *integrityRows); err != nil {
 		return nil, err
+	}
+	if o.replicaRows, err = parseRows("-replica-rows", *replicaRows); err != nil {
+		return nil, err
+	}
+	if o.replicas = *replicas; o.replicas {
+		dsns := map[string]string{"mariadb": *mariadbReplica, "postgres": *pgStandby}
+		for _, k := range strings.Split(*replicaServers, ",") {
+			if k = strings.TrimSpace(k); k == "" {
+				continue
+			}
+			dsn, ok := dsns[k]
+			if ok && dsn == "" {
+				dsn = os.Getenv(replicaEnv[k])
+			}
+			t, err := loadReplicaTarget(k, dsn)
+			if err != nil {
+				return nil, fmt.Errorf("-replicas: %w", err)
+			}
+			o.replicaTargets = append(o.replicaTargets, t)
+		}
+		if o.replicaBound < 10*time.Millisecond || o.replicaBound > time.Hour {
+			return nil, fmt.Errorf("-replica-bound must be 10ms..1h")
+		}
+		if len(o.replicaTargets) == 0 {
+			return nil, fmt.Errorf("-replicas: -replica-servers names no server")
+		}
 	}
 	for _, d := range strings.Split(*galera, ",") {
 		if d = strings.TrimSpace(d); d != "" {
@@ -139,8 +177,8 @@ func parseFlags() (*options, error) {
 	if o.integritySealer < 3*time.Second {
 		return nil, fmt.Errorf("-integrity-sealer must be at least 3s (the sealer's interval is 1s)")
 	}
-	if !o.compare && len(o.galera) == 0 && !o.integrity && o.fromJSON == "" {
-		return nil, fmt.Errorf("-compare=false with nothing else to run: add -galera and/or -integrity")
+	if !o.compare && len(o.galera) == 0 && !o.integrity && !o.replicas && o.fromJSON == "" {
+		return nil, fmt.Errorf("-compare=false with nothing else to run: add -galera, -integrity and/or -replicas")
 	}
 	for _, s := range strings.Split(*servers, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -241,6 +279,14 @@ func main() {
 				keep()
 			}
 		}
+		for _, t := range o.replicaTargets {
+			if ctx.Err() != nil {
+				break
+			}
+			logf("=== replicas: %s and its replica %s, %d rows", t.s.Key, t.Addr, o.replicaRows)
+			res.Replicas = append(res.Replicas, runReplicas(ctx, t, o))
+			keep()
+		}
 		res.Finished = time.Now().UTC().Format(time.RFC3339)
 		if o.jsonOut != "" {
 			if err := writeJSON(o.jsonOut, res); err != nil {
@@ -297,18 +343,29 @@ func main() {
 	for _, r := range res.Integrity {
 		failed = failed || r.Err != ""
 	}
+	for _, r := range res.Replicas {
+		failed = failed || r.Err != ""
+	}
 	if failed {
 		os.Exit(1)
 	}
 }
 
-// redactArgs keeps the -galera DSNs (which may carry passwords) out of the report: the variable they came
-// from, or their count.
+// dsnFlags are the flags whose values are DSNs (which may carry passwords), with the environment variable
+// they usually come from.
+var dsnFlags = map[string]string{
+	"galera":           "SESSIONSEC_GALERA_DSNS",
+	"mariadb-replica":  "SESSIONSEC_MARIADB_REPLICA_DSN",
+	"postgres-standby": "SESSIONSEC_PG_STANDBY_DSN",
+}
+
+// redactArgs keeps the DSN flags' values out of the report: the variable they came from, or their count.
 func redactArgs(args []string) []string {
 	out := append([]string(nil), args...)
 	for i, a := range out {
 		name, val, inline := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || name != "galera" {
+		env, ok := dsnFlags[name]
+		if !strings.HasPrefix(a, "-") || !ok {
 			continue
 		}
 		if !inline {
@@ -318,11 +375,14 @@ func redactArgs(args []string) []string {
 			val = out[i+1]
 		}
 		red := fmt.Sprintf("'<%d DSNs>'", len(strings.Split(val, ",")))
-		if val == os.Getenv("SESSIONSEC_GALERA_DSNS") {
-			red = `"$SESSIONSEC_GALERA_DSNS"`
+		if name != "galera" {
+			red = "'<DSN>'"
+		}
+		if val == os.Getenv(env) {
+			red = `"$` + env + `"`
 		}
 		if inline {
-			out[i] = "-galera=" + red
+			out[i] = "-" + name + "=" + red
 		} else {
 			out[i+1] = red
 		}

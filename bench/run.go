@@ -27,6 +27,7 @@ type results struct {
 	Servers   []*serverRes
 	Galera    *galeraRes      `json:",omitempty"`
 	Integrity []*integrityRes `json:",omitempty"`
+	Replicas  []*replicaRes   `json:",omitempty"`
 }
 
 type serverRes struct {
