@@ -4,9 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/agui-go/sessionsec/internal/sqlstmt"
 	"time"
 
+	"github.com/agui-go/sessionsec/internal/sqlstmt"
 	"github.com/agui-go/sessionsec/schema"
 )
 
