@@ -2,9 +2,9 @@
 // ALTER / one UPDATE / plain CREATE INDEX) and with sessionsec.Migrate, side by side on identical data under a
 // steady write load, on MySQL, MariaDB and PostgreSQL, and writes BENCHMARKS.md plus PNG latency charts.
 //
-//	go run ./cmd/sessionsec-bench                       # 100k rows, all three servers
-//	go run ./cmd/sessionsec-bench -rows 100000,1000000  # cost growth
-//	go run ./cmd/sessionsec-bench -servers postgres -rows 50000 -out /tmp/b.md -charts /tmp/charts
+//	go run ./bench                       # 100k rows, all three servers
+//	go run ./bench -rows 100000,1000000  # cost growth
+//	go run ./bench -servers postgres -rows 50000 -out /tmp/b.md -charts /tmp/charts
 //
 // Three more measurements, each a section of the report (marked, so that a run of only these, -compare=false,
 // replaces its own sections in an existing BENCHMARKS.md and leaves the comparison's tables alone):
