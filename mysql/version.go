@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/golang-migrate/migrate/v4/database"
-
 	"github.com/agui-go/sessionsec/internal/dialect"
 )
 
@@ -20,21 +18,8 @@ func (Dialect) EnsureVersionTable(ctx context.Context, q dialect.Querier, table 
 
 // SetVersion replaces the version row in one transaction, as golang-migrate's SetVersion does.
 func (Dialect) SetVersion(ctx context.Context, conn *sql.Conn, table string, version int, dirty bool) error {
-	tx, err := conn.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable})
-	if err != nil {
-		return fmt.Errorf("mysql: set version: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, "DELETE FROM "+quote(table)); err != nil {
-		return fmt.Errorf("mysql: set version: %w", err)
-	}
-	// golang-migrate writes a row for a nil version only when it is dirty (its issue #330).
-	if version >= 0 || (version == database.NilVersion && dirty) {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO "+quote(table)+" (version, dirty) VALUES (?, ?)", version, dirty); err != nil {
-			return fmt.Errorf("mysql: set version: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
+	if err := dialect.ReplaceVersion(ctx, conn, &sql.TxOptions{Isolation: sql.LevelSerializable},
+		"DELETE FROM "+quote(table), "INSERT INTO "+quote(table)+" (version, dirty) VALUES (?, ?)", version, dirty); err != nil {
 		return fmt.Errorf("mysql: set version: %w", err)
 	}
 	return nil

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/golang-migrate/migrate/v4/database"
-
 	"github.com/agui-go/sessionsec/internal/dialect"
 )
 
@@ -22,18 +20,11 @@ func (Dialect) EnsureVersionTable(ctx context.Context, q dialect.Querier, table 
 
 // SetVersion replaces the version row in one transaction on conn, as golang-migrate's SetVersion does.
 func (Dialect) SetVersion(ctx context.Context, conn *sql.Conn, table string, version int, dirty bool) error {
-	return inTx(ctx, conn, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+quote(table)); err != nil {
-			return fmt.Errorf("sqlite: set version: %w", err)
-		}
-		// golang-migrate writes a row for a nil version only when it is dirty (its issue #330).
-		if version >= 0 || (version == database.NilVersion && dirty) {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO "+quote(table)+" (version, dirty) VALUES (?, ?)", version, dirty); err != nil {
-				return fmt.Errorf("sqlite: set version: %w", err)
-			}
-		}
-		return nil
-	})
+	if err := dialect.ReplaceVersion(ctx, conn, nil,
+		"DELETE FROM "+quote(table), "INSERT INTO "+quote(table)+" (version, dirty) VALUES (?, ?)", version, dirty); err != nil {
+		return fmt.Errorf("sqlite: set version: %w", err)
+	}
+	return nil
 }
 
 // RunFile runs a step's file in one transaction on conn, as golang-migrate's sqlite driver runs it: a
